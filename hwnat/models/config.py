@@ -12,6 +12,9 @@ from hwnat.space.arch import Arch
 from hwnat.space.spec import SearchSpace
 
 
+POOL_KERNEL = 3  # the parallel-block pool branch's average-pool window
+
+
 def conv_out(size: int, kernel: int, stride: int) -> int:
     """Spatial size after a 'same'-padded (kernel // 2) convolution or pooling."""
     return (size + 2 * (kernel // 2) - kernel) // stride + 1

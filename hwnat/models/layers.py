@@ -7,17 +7,17 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from hwnat.errors import unknown_name
-from hwnat.models.config import BlockConfig, HeadConfig
+from hwnat.errors import SpaceError, unknown_name
+from hwnat.models.config import POOL_KERNEL, BlockConfig, HeadConfig
 
-ACT_LAYERS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "hswish": nn.Hardswish}
+ACT_LAYERS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "hswish": nn.Hardswish, "mish": nn.Mish}
 
 
 def make_act(name: str | None) -> nn.Module:
     if name is None:
         return nn.Identity()
     if name not in ACT_LAYERS:
-        raise ValueError(unknown_name("activation", name, ACT_LAYERS))
+        raise SpaceError(unknown_name("activation", name, ACT_LAYERS))
     return ACT_LAYERS[name](inplace=True) if name == "relu" else ACT_LAYERS[name]()
 
 
@@ -79,11 +79,11 @@ class MBConv(nn.Module):
 
 
 class PoolBranch(nn.Module):
-    """Parallel-block branch: 3×3 average pool (with the layer's stride) → 1×1 conv → BN."""
+    """Parallel-block branch: POOL_KERNEL² average pool (with the layer's stride) → 1×1 conv → BN."""
 
     def __init__(self, cin: int, cout: int, stride: int) -> None:
         super().__init__()
-        self.pool = nn.AvgPool2d(3, stride, 1, count_include_pad=False)
+        self.pool = nn.AvgPool2d(POOL_KERNEL, stride, POOL_KERNEL // 2, count_include_pad=False)
         self.proj = ConvLayer(cin, cout, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -133,5 +133,10 @@ class Head(nn.Module):
         self.classifier = ClassifierLayer(cfg.mix, cfg.num_classes, cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.final_expand_layer(x).mean((2, 3), keepdim=True)
-        return self.classifier(torch.flatten(self.feature_mix_layer(x), 1))
+        return head_forward(self, x)
+
+
+def head_forward(head: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run a module's `final_expand_layer` → pool → `feature_mix_layer` → `classifier` on features."""
+    x = head.final_expand_layer(x).mean((2, 3), keepdim=True)
+    return head.classifier(torch.flatten(head.feature_mix_layer(x), 1))

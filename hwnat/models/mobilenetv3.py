@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
 from hwnat.models.config import NetConfig, net_config
-from hwnat.models.layers import Block, ConvLayer, Head
+from hwnat.models.layers import Block, ConvLayer, Head, head_forward
 from hwnat.space.arch import Arch
 from hwnat.space.spec import SearchSpace
 
@@ -33,20 +35,26 @@ class MobileNetV3(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks[0](self.first_conv(x))
         for start, end in self.stage_ranges:
-            if not self.dense:
-                for i in range(start, end):
-                    x = self.blocks[i](x)
-                continue
-            x = self.blocks[start](x)
-            total = x
-            for i in range(start + 1, end):
-                total = total + self.blocks[i](total)
-            x = total
+            layers = self.blocks[start:end]
+            if self.dense:
+                x = dense_stage(layers, x)
+            else:
+                for layer in layers:
+                    x = layer(x)
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.final_expand_layer(self.forward_features(x)).mean((2, 3), keepdim=True)
-        return self.classifier(torch.flatten(self.feature_mix_layer(x), 1))
+        return head_forward(self, self.forward_features(x))
+
+
+def dense_stage(layers: Iterable[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    """OFAv2 dense skips: layer j ≥ 2 takes the sum of every earlier output of the stage; so does the output."""
+    total: torch.Tensor | None = None
+    for layer in layers:
+        out = layer(x if total is None else total)
+        total = out if total is None else total + out
+    assert total is not None
+    return total
 
 
 def build_static(space: SearchSpace, arch: Arch) -> MobileNetV3:

@@ -1,0 +1,1 @@
+"""The `hwnat` command line: thin click commands over the library."""

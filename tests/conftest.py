@@ -1,0 +1,47 @@
+"""Shared fixtures and the automatic skip of tests whose hardware or runtime is absent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from hwnat.backends.registry import Availability, cuda_gpu_present, get_runtime
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+MARKER_CHECKS: dict[str, Callable[[], Availability]] = {
+    "gpu": cuda_gpu_present,
+    "tensorrt": lambda: get_runtime("tensorrt").availability(),
+    "openvino": lambda: get_runtime("openvino").availability(),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    results: dict[str, Availability] = {}
+    for item in items:
+        for marker, check in MARKER_CHECKS.items():
+            if item.get_closest_marker(marker) is None:
+                continue
+            ok, reason = results.setdefault(marker, check())
+            if not ok:
+                item.add_marker(pytest.mark.skip(reason=f"{marker}: {reason}"))
+
+
+@pytest.fixture(autouse=True)
+def _no_user_targets_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HWNAT_TARGETS_DIR", raising=False)
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    path = REPO_ROOT.parent / "shared"
+    if not path.is_dir():
+        pytest.skip(f"no shared folder at {path}")
+    return path
