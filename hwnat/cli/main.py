@@ -14,6 +14,8 @@ from hwnat.cli.options import HwnatGroup
 # and must keep heavy imports (torch, runtimes) inside their command functions.
 COMMANDS: dict[str, str] = {
     "targets": "hwnat.cli.targets_cmd:targets",
+    "space": "hwnat.cli.space_cmd:space",
+    "arch": "hwnat.cli.arch_cmd:arch",
 }
 
 _LEVELS = {0: logging.WARNING, 1: logging.INFO}

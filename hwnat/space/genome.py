@@ -64,9 +64,8 @@ def check_bounds(space: SearchSpace, genomes: np.ndarray, allow_skipped_required
         raise SpaceError(f"genome length {g.shape[-1]} does not match space {space.name!r} "
                          f"({space.genome_length} genes)")
     lo, hi = gene_bounds(space)
-    if allow_skipped_required:
-        lo = np.minimum(lo, 0)
-    bad = np.argwhere((g < lo) | (g > hi))
+    floor = np.minimum(lo, 0) if allow_skipped_required else lo
+    bad = np.argwhere((g < floor) | (g > hi))
     if bad.size:
         row, col = bad[0]
         raise SpaceError(f"gene {col} = {g[row, col]} is outside [{lo[col]}, {hi[col]}] (genome row {row})")

@@ -1,0 +1,45 @@
+"""`hwnat arch stats`: MACs and params of a subnet given as a NAT/OFA `net.subnet` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from hwnat.cli.options import HwnatGroup, emit_json, json_option
+from hwnat.cli.space_options import classes_option, resolve_space, variant_option
+
+
+@click.group("arch", cls=HwnatGroup)
+def arch() -> None:
+    """Architectures: statistics of one subnet."""
+
+
+@arch.command("stats")
+@click.option("--space", "space_name", required=True, metavar="NAME", help="Search-space preset (hwnat space list).")
+@click.option("--subnet", "subnet_file", required=True, type=click.Path(path_type=Path), metavar="FILE",
+              help='A net.subnet file: {"ks": [...], "e": [...], "d": [...], "r": 224, "w": 1.0}.')
+@variant_option
+@classes_option
+@json_option
+def arch_stats(space_name: str, subnet_file: Path, variant: str | None, classes: int | None, as_json: bool) -> None:
+    """MACs and params of the subnet in FILE (analytic, exact)."""
+    from hwnat.complexity import complexity
+    from hwnat.errors import SpaceError
+    from hwnat.space import arch_id, read_subnet
+
+    sp = resolve_space(space_name, variant, classes)
+    try:
+        a = read_subnet(subnet_file, sp)
+    except SpaceError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--subnet'") from exc
+    c = complexity(sp, a)
+    info = {"arch_id": arch_id(sp, a), "space": sp.name, "variant": sp.variant.name,
+            "num_classes": sp.num_classes, "resolution": a.resolution, "width_mult": a.width_mult,
+            "depths": list(a.depths), "macs": c.macs, "params": c.params}
+    if as_json:
+        emit_json(info)
+        return
+    for key, value in info.items():
+        shown = f"{value:,}" if key in ("macs", "params") else value
+        click.echo(f"{key:12} {shown}")
