@@ -212,3 +212,19 @@ def _tensorrt_availability() -> Availability:
 )
 def _torch_availability() -> Availability:
     return modules_present("torch", install="pip install -c constraints.txt torch==2.13.0")
+
+
+@register_runtime(
+    "fake",
+    backend="hwnat.backends.fake:FakeBackend",
+    packages=("onnx",),
+    devices=("cpu", "gpu"),
+    description="Deterministic simulated timings from the ONNX graph (tests and demos; measures nothing)",
+    options={
+        "ns_per_mac": Field(float, 0.5, min=0.0),
+        "us_per_node": Field(float, 3.0, min=0.0),
+        "us_per_call": Field(float, 40.0, min=0.0),
+    },
+)
+def _fake_availability() -> Availability:
+    return modules_present("onnx", install="pip install onnx")
