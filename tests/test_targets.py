@@ -15,7 +15,7 @@ from hwnat.cli.main import cli
 from hwnat.config.targets import TargetSpec, list_targets, load_target, target_names, targets_dir
 from hwnat.errors import ConfigError, RuntimeUnavailableError
 
-SHIPPED = ["jetson-orin-trt", "openvino-cpu", "ort-cpu", "rpi5-ort", "tensorrt-gpu", "torch-cpu"]
+SHIPPED = ["fake-cpu", "jetson-orin-trt", "openvino-cpu", "ort-cpu", "rpi5-ort", "tensorrt-gpu", "torch-cpu"]
 
 VALID = """\
 name = "mine"
@@ -108,7 +108,7 @@ def test_targets_dir_must_exist(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 
 BAD = [
     ("thread = 2\n", ["unknown key 'thread'", "did you mean 'threads'?", "allowed keys:"]),
-    ('runtime = "onnxruntime"\n', ["key 'runtime' = 'onnxruntime'", "allowed values: 'openvino', 'ort', 'tensorrt', 'torch'"]),
+    ('runtime = "onnxruntime"\n', ["key 'runtime' = 'onnxruntime'", "allowed values: 'fake', 'openvino', 'ort', 'tensorrt', 'torch'"]),
     ('precision = "fp8"\n', ["key 'precision' = 'fp8'", "allowed values: 'fp32', 'fp16', 'int8'"]),
     ('device = "tpu"\n', ["key 'device' = 'tpu'", "allowed values: 'cpu', 'gpu'"]),
     ("threads = 0\n", ["key 'threads' must be >= 1, got 0"]),
@@ -188,7 +188,7 @@ def test_targets_json() -> None:
 
 
 def test_runtime_registry() -> None:
-    assert runtime_names() == ["openvino", "ort", "tensorrt", "torch"]
+    assert runtime_names() == ["fake", "openvino", "ort", "tensorrt", "torch"]
     assert get_runtime("tensorrt").devices == ("gpu",)
     with pytest.raises(ConfigError, match=r"unknown runtime 'openvno' \(did you mean 'openvino'\?\)"):
         get_runtime("openvno")
