@@ -12,6 +12,7 @@ import torch
 from hwnat.errors import CheckpointError, SpaceError
 from hwnat.space import Arch, get_space, max_arch, min_arch, sample_archs
 from hwnat.space.spec import VARIANT_NAMES
+from hwnat.supernet.perturb import perturb_for_parity
 from hwnat.supernet import (OFAMobileNetV3, extract, load_supernet_weights, ofa_supernet, read_state_dict,
                             recalibrate_bn)
 
@@ -19,19 +20,7 @@ SMALL = "mbv3-small-input"
 
 
 def randomise(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Non-trivial BN statistics and kernel-transform matrices, so that parity tests can fail."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if name.endswith("_matrix"):
-                p.add_(0.1 * torch.randn(p.shape, generator=g))
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
-                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
-                m.weight.copy_(1 + 0.1 * torch.randn(m.weight.shape, generator=g))
-                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g))
-    return net
+    return perturb_for_parity(net, seed)
 
 
 @pytest.fixture

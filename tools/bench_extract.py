@@ -11,18 +11,7 @@ import torch
 from hwnat.space import get_space, sample_archs
 from hwnat.space.spec import VARIANT_NAMES
 from hwnat.supernet import OFAMobileNetV3, extract
-
-
-def randomise(net: torch.nn.Module, seed: int) -> None:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if name.endswith("_matrix"):
-                p.add_(0.1 * torch.randn(p.shape, generator=g))
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
-                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+from hwnat.supernet.perturb import perturb_for_parity
 
 
 def main() -> None:
@@ -38,7 +27,7 @@ def main() -> None:
     for variant in VARIANT_NAMES:
         space = get_space(args.space, variant=variant)
         net = OFAMobileNetV3(space, args.width).eval()
-        randomise(net, args.seed)
+        perturb_for_parity(net, args.seed)
         worst, extract_s = 0.0, []
         for arch in sample_archs(space, args.archs, seed=args.seed, width_mult=args.width):
             x = torch.randn(2, 3, arch.resolution, arch.resolution)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -12,6 +10,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from hwnat.errors import SpaceError, unknown_name
+from hwnat.io import atomic_write_json, read_json
 from hwnat.models.config import BlockConfig, HeadConfig, NetConfig, se_mid_channels
 from hwnat.space.spec import BRANCH_MASKS, BRANCH_MBCONV
 
@@ -412,30 +411,13 @@ def from_ofa_config(d: dict[str, Any], resolution: int = 224) -> NetConfig:
 
 
 def load_ofa_net_config(path: str | os.PathLike[str], resolution: int = 224) -> NetConfig:
-    p = Path(path)
-    if not p.is_file():
-        raise SpaceError(f"OFA net config file {str(p)!r} does not exist")
-    try:
-        d = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SpaceError(f"OFA net config file {str(p)!r} is not valid JSON: {exc}") from exc
+    d = read_json(path, "OFA net config file", SpaceError)
     try:
         return from_ofa_config(d, resolution)
     except SpaceError as exc:
-        raise SpaceError(f"{str(p)!r}: {exc}") from exc
+        raise SpaceError(f"{str(path)!r}: {exc}") from exc
 
 
 def save_ofa_net_config(path: str | os.PathLike[str], cfg: NetConfig) -> Path:
-    """Write `to_ofa_config(cfg)` atomically (temp file in the same folder + os.replace), indented like OFA."""
-    text = json.dumps(to_ofa_config(cfg), indent=4) + "\n"
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+    """Write `to_ofa_config(cfg)` atomically, indented like OFA."""
+    return atomic_write_json(path, to_ofa_config(cfg), indent=4)

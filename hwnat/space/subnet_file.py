@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from hwnat.errors import SpaceError
+from hwnat.io import atomic_write_json, read_json
 from hwnat.space.arch import Arch
 from hwnat.space.spec import BRANCH_MBCONV, SearchSpace
 
@@ -62,12 +61,7 @@ def subnet_from_arch(space: SearchSpace, arch: Arch) -> dict[str, Any]:
 
 def read_subnet(path: str | os.PathLike[str], space: SearchSpace) -> Arch:
     p = Path(path)
-    if not p.is_file():
-        raise SpaceError(f"subnet file {str(p)!r} does not exist")
-    try:
-        cfg = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SpaceError(f"subnet file {str(p)!r} is not valid JSON: {exc}") from exc
+    cfg = read_json(p, "subnet file", SpaceError)
     if not isinstance(cfg, dict):
         raise SpaceError(f"subnet file {str(p)!r} must hold a JSON object with ks, e, d, r, w")
     return arch_from_subnet(space, cfg, source=f"subnet file {str(p)!r}")
@@ -75,13 +69,7 @@ def read_subnet(path: str | os.PathLike[str], space: SearchSpace) -> Arch:
 
 def write_subnet(path: str | os.PathLike[str], space: SearchSpace, arch: Arch) -> Path:
     """Write atomically (temp file + rename)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(subnet_from_arch(space, arch), fh)
-    os.replace(tmp, p)
-    return p
+    return atomic_write_json(path, subnet_from_arch(space, arch))
 
 
 def _int_list(value: Any, key: str, source: str) -> list[int]:
