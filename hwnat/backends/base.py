@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -64,15 +65,20 @@ class CompiledModel(ABC):
     def run(self, x: np.ndarray) -> np.ndarray:
         """Outputs for one input batch (the first output when the model has several)."""
 
+    def bind(self, x: np.ndarray) -> Callable[[], object]:
+        """A no-argument call that runs the model on `x`, with the one-off work (binding the input) done here."""
+        return lambda: self.run(x)
+
     def time_calls(self, x: np.ndarray, timing: TimingSpec) -> list[float]:
-        """Seconds per call: `warmup` untimed calls, then ≥ min_runs calls and ≥ min_time_s seconds."""
+        """Seconds per call of bind(x): `warmup` untimed calls, then ≥ min_runs calls and ≥ min_time_s seconds."""
+        call = self.bind(x)
         for _ in range(timing.warmup):
-            self.run(x)
+            call()
         samples: list[float] = []
         start = time.perf_counter()
         while len(samples) < timing.min_runs or time.perf_counter() - start < timing.min_time_s:
             t0 = time.perf_counter()
-            self.run(x)
+            call()
             samples.append(time.perf_counter() - t0)
         return samples
 
@@ -110,6 +116,16 @@ class Backend(ABC):
         """Time `compiled` on a random input of its shape with the target's timing settings."""
         x = np.random.default_rng(seed).standard_normal(compiled.input_shape).astype(np.float32)
         return TimingStats.from_seconds(compiled.time_calls(x, self.spec.timing))
+
+
+def onnx_file(source: ModelSource, runtime: str) -> Path:
+    """The source's ONNX path, or ConfigError when it has none or the file does not exist."""
+    if source.onnx_path is None:
+        raise ConfigError(f"the {runtime} runtime compiles an ONNX model: ModelSource.onnx_path is not set")
+    path = Path(source.onnx_path)
+    if not path.is_file():
+        raise ConfigError(f"ONNX file not found: {path}")
+    return path
 
 
 def cpu_model() -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hwnat.backends.base import Backend, CompiledModel, ModelSource
+from hwnat.backends.base import Backend, CompiledModel, ModelSource, onnx_file
 from hwnat.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -69,9 +69,11 @@ class FakeBackend(Backend):
     def compile(self, source: ModelSource) -> FakeCompiled:
         import onnx
 
-        if source.onnx_path is None:
-            raise ConfigError("the fake runtime needs an ONNX model (ModelSource.onnx_path)")
-        model = onnx.load(str(source.onnx_path))
+        path = onnx_file(source, self.runtime)
+        try:
+            model = onnx.load(str(path))
+        except Exception as exc:  # protobuf raises DecodeError and others for a corrupt file
+            raise ConfigError(f"ONNX file {str(path)!r} cannot be read: {exc}") from exc
         macs, nodes = graph_cost(model)
         opt = self.spec.options
         seconds = (opt["us_per_call"] + nodes * opt["us_per_node"]) * 1e-6 + macs * opt["ns_per_mac"] * 1e-9
