@@ -16,6 +16,8 @@ COMMANDS: dict[str, str] = {
     "targets": "hwnat.cli.targets_cmd:targets",
     "space": "hwnat.cli.space_cmd:space",
     "arch": "hwnat.cli.arch_cmd:arch",
+    "train-supernet": "hwnat.cli.train_cmd:train_supernet_cmd",
+    "search": "hwnat.cli.search_cmd:search",
 }
 
 _LEVELS = {0: logging.WARNING, 1: logging.INFO}
