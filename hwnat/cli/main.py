@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "space": "hwnat.cli.space_cmd:space",
     "arch": "hwnat.cli.arch_cmd:arch",
     "train-supernet": "hwnat.cli.train_cmd:train_supernet_cmd",
+    "profile": "hwnat.cli.profile_cmd:profile",
     "search": "hwnat.cli.search_cmd:search",
 }
 

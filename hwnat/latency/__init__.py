@@ -1,0 +1,1 @@
+"""Latency lookup tables: block enumeration, resumable profiling, calibration, validation and prediction."""
