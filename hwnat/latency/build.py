@@ -142,11 +142,13 @@ def build_table(req: ProfileRequest, backend: Backend | None = None) -> dict[str
                  "reused_units": result.reused, "resumed_timings": result.resumed, "measured_timings": result.measured,
                  "wall_s": round(result.wall_s, 2), "pass_spread": result.pass_spread,
                  "timed_calls": int(sum(s.n for s in result.entries.values())), "load_avg": _load_avg()}
-    if existing and not result.measured and not result.resumed:
+    changed = bool(result.measured or result.resumed)
+    if existing and not changed:
         profiling = {**existing.profiling, "reused_all": True}
+    kept = existing if existing and not changed else None  # a correction and scores fitted to other entries go
     table = LatencyTable(identity, SpaceIdentity.of(space), widths, resolutions, dict(result.entries),
-                         existing.calibration if existing else Calibration(), profiling=profiling,
-                         validation=existing.validation if existing else None)
+                         kept.calibration if kept else Calibration(), profiling=profiling,
+                         validation=kept.validation if kept else None)
     table.save(out)
     journal.remove()
     report: dict[str, Any] = {"table": str(out), "target": req.target.name, "space": space.name,
@@ -154,7 +156,6 @@ def build_table(req: ProfileRequest, backend: Backend | None = None) -> dict[str
                               "resolutions": list(resolutions), "profiling": profiling}
     n_cal = req.calibrate
     if n_cal is None:
-        changed = result.measured or result.resumed
         n_cal = DEFAULT_CALIBRATION_NETS if (changed or table.calibration.n == 0) else 0
     if n_cal or req.validate:
         report.update(_calibrate_and_validate(backend, table, space, n_cal, req))

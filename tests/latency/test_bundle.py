@@ -46,6 +46,14 @@ sys.exit(code)
 """
 
 
+def safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
+    """extractall with the 'data' filter where this Python has it (3.11.4+; Debian's 3.11.2 does not)."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+    else:
+        tar.extractall(dest)
+
+
 def tiny_space() -> SearchSpace:
     return SearchSpace(name="tiny", resolutions=(16, 24), width_mults=(0.5,), kernel_sizes=(3, 5), expand_ratios=(3,),
                        depths=(1, 2), stages=(StageSpec(24, 2, "relu", False), StageSpec(40, 2, "hswish", True)),
@@ -81,7 +89,7 @@ def board(bundle: tuple[BundlePlan, Path], tmp_path_factory: pytest.TempPathFact
     plan, path = bundle
     root = tmp_path_factory.mktemp("board")
     with tarfile.open(path) as tar:
-        tar.extractall(root, filter="data")
+        safe_extract(tar, root)
     folder = root / plan.folder
     result, modules = run_runner(folder, folder / "timings.json")
     assert result.returncode == 0, result.stderr
@@ -295,7 +303,7 @@ def test_cli_bundle_then_import_writes_the_table(tmp_path: Path, monkeypatch: py
     summary = json.loads(out)
     assert summary["units"] == 93 and summary["calibration_networks"] == 3 and summary["validation_networks"] == 2
     with tarfile.open(archive) as tar:
-        tar.extractall(tmp_path, filter="data")
+        safe_extract(tar, tmp_path)
     folder = tmp_path / summary["folder"]
     result, _ = run_runner(folder, tmp_path / "timings.json")
     assert result.returncode == 0, result.stderr
