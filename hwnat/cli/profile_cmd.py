@@ -8,6 +8,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from hwnat.cli.options import emit_json, json_option
+from hwnat.cli.profile_board import (
+    board_options,
+    board_requested,
+    bundle_or_remote,
+    check_board_flags,
+    import_board,
+)
 from hwnat.cli.space_options import classes_option, resolve_space, variant_option
 
 if TYPE_CHECKING:
@@ -54,9 +61,11 @@ def load_target_option(name: str, flag: str = "'--target'") -> TargetSpec:
 
 
 @click.command("profile")
-@click.option("--target", "target_name", required=True, metavar="NAME",
-              help="Target to measure on (hwnat targets), or a path to a target .toml file.")
-@click.option("--space", "space_name", required=True, metavar="NAME", help="Search-space preset (hwnat space list).")
+@click.option("--target", "target_name", default=None, metavar="NAME",
+              help="Target to measure on (hwnat targets), or a path to a target .toml file. Required, except "
+                   "with --import (the bundle names it).")
+@click.option("--space", "space_name", default=None, metavar="NAME",
+              help="Search-space preset (hwnat space list). Required, except with --import.")
 @variant_option
 @classes_option
 @click.option("--widths", default=None, metavar="W,...",
@@ -82,26 +91,42 @@ def load_target_option(name: str, flag: str = "'--target'") -> TargetSpec:
 @click.option("--rounds", type=click.IntRange(min=1), default=5, show_default=True,
               help="Interleaved rounds when timing whole subnets.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bars on stderr.")
+@board_options
 @json_option
-def profile(target_name: str, space_name: str, variant: str | None, classes: int | None, widths: str | None,
-            resolutions: str | None, out: Path | None, calibrate: int | None, validate: int, seed: int,
-            min_time: float | None, passes: int, mode: str | None, rounds: int, progress: bool,
-            as_json: bool) -> None:
+def profile(target_name: str | None, space_name: str | None, variant: str | None, classes: int | None,
+            widths: str | None, resolutions: str | None, out: Path | None, calibrate: int | None, validate: int,
+            seed: int, min_time: float | None, passes: int, mode: str | None, rounds: int, progress: bool,
+            bundle: Path | None, import_path: Path | None, remote: str | None, identity_file: Path | None,
+            ssh_options: tuple[str, ...], as_json: bool) -> None:
     """Measure every unique block of a space on a target and write its latency table.
 
-    Each block (stem, MBConv layer, dense-skip add, exit head) is exported alone to ONNX and timed on the
-    target; completed entries are journalled, so an interrupted run resumes where it stopped. The table is
-    then calibrated on whole subnets measured end to end, and optionally validated on held-out ones.
+    Each block (stem, MBConv layer, dense-skip add, exit head) is exported to ONNX and timed on the target
+    in several shuffled passes; completed timings are journalled, so an interrupted run resumes where it
+    stopped. The table is then calibrated on whole subnets measured end to end, and optionally validated on
+    held-out ones. With --bundle / --remote / --import the measuring happens on a board instead.
     """
     from hwnat.latency.build import ProfileRequest, build_table
 
     if validate == 1:
         raise click.BadParameter("validation needs at least 2 subnets (or 0 for none)", param_hint="'--validate'")
+    check_board_flags(bundle, import_path, remote, identity_file, ssh_options)
+    if import_path is not None:
+        space = resolve_space(space_name, variant, classes) if space_name is not None else None
+        import_board(import_path, bundle, out, target_name, space, as_json)
+        return
+    for value, flag in ((target_name, "--target"), (space_name, "--space")):
+        if value is None:
+            raise click.UsageError(f"Missing option '{flag}' (required unless importing a board's timings with "
+                                   f"'--import').")
+    assert target_name is not None and space_name is not None
     spec = load_target_option(target_name)
     space = resolve_space(space_name, variant, classes)
     width_list, resolution_list = _coverage(space, widths, resolutions)
     req = ProfileRequest(spec, space, width_list, resolution_list, out, calibrate, validate, seed, min_time,
                          passes, rounds, progress, mode)
+    if board_requested(bundle, None, remote):
+        bundle_or_remote(req, bundle, remote, identity_file, ssh_options, as_json)
+        return
     report = build_table(req)
     if as_json:
         emit_json({k: v for k, v in report.items() if not k.endswith("_nets")})

@@ -109,7 +109,8 @@ def _require_local(spec: TargetSpec) -> None:
     if spec.remote is not None:
         raise ConfigError(
             f"target {spec.name!r} runs on the board {spec.remote.destination} over SSH; profiling it here would "
-            f"measure this machine. Measure it on the board (bundle or remote mode) instead.")
+            f"measure this machine. Measure it on the board: hwnat profile --target {spec.name} --space ... --remote "
+            f"(or --bundle FILE.tar.gz, then --import).")
 
 
 def build_table(req: ProfileRequest, backend: Backend | None = None) -> dict[str, Any]:
