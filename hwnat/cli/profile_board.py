@@ -120,12 +120,6 @@ def _emit(report: dict[str, Any], as_json: bool) -> None:
     click.echo(f"measured on  {board.get('runtime')} {board.get('runtime_version')}, {board.get('device_name')}"
                + (f" ({report['board']['where']})" if "board" in report else ""))
     click.echo(f"units        {prof.get('units')} (board wall time {prof.get('wall_s')} s)")
-    params = ", ".join(f"{p:.4g}" for p in cal["params"])
-    click.echo(f"calibration  {cal['model']} ({cal['description']}) [{params}] on {cal['n']} subnets")
-    val = report.get("validation")
-    if val:
-        click.echo(f"validation   {val['n']} held-out subnets, measured on the board")
-        for name in ("raw", "calibrated"):
-            m = val[name]
-            click.echo(f"  {name:<11}within ±5% {m['within_5pct']:.0%}  ±10% {m['within_10pct']:.0%}  "
-                       f"MAPE {m['mape']:.1f}%  Spearman {m['spearman']:.3f}  Kendall {m['kendall']:.3f}")
+    from hwnat.cli.profile_cmd import print_calibration
+
+    print_calibration(cal, report.get("validation"), "measured on the board")

@@ -141,11 +141,15 @@ def _print_report(report: dict[str, Any]) -> None:
                f"in {prof.get('wall_s')} s "
                f"over {prof.get('passes')} passes; {prof.get('resumed_timings', 0)} from the journal, "
                f"{prof.get('reused_units', 0)} units from the existing table)")
+    print_calibration(cal, report.get("validation"), "interleaved")
+
+
+def print_calibration(cal: dict[str, Any], val: dict[str, Any] | None, how: str) -> None:
+    """The calibration line and, when validated, the raw and calibrated accuracy lines."""
     params = ", ".join(f"{p:.4g}" for p in cal["params"])
     click.echo(f"calibration  {cal['model']} ({cal['description']}) [{params}] on {cal['n']} subnets")
-    val = report.get("validation")
     if val:
-        click.echo(f"validation   {val['n']} held-out subnets, interleaved")
+        click.echo(f"validation   {val['n']} held-out subnets, {how}")
         for name in ("raw", "calibrated"):
             m = val[name]
             click.echo(f"  {name:<11}within ±5% {m['within_5pct']:.0%}  ±10% {m['within_10pct']:.0%}  "
