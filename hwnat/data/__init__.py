@@ -10,14 +10,14 @@ from hwnat.data.dataset import ImageDataset
 from hwnat.data.digits import digits_dataset
 from hwnat.data.folder import image_folder
 from hwnat.data.load import load_dataset
-from hwnat.data.splits import Splits, split_dataset
+from hwnat.data.splits import Splits, holdout_splits, split_dataset
 
 if TYPE_CHECKING:
     from hwnat.data import transforms
     from hwnat.data.loader import Loader, make_loader
 
 __all__ = ["ImageDataset", "Loader", "Splits", "array_dataset", "default_cache_dir", "digits_dataset",
-           "image_folder", "load_dataset", "make_loader", "split_dataset", "transforms"]
+           "holdout_splits", "image_folder", "load_dataset", "make_loader", "split_dataset", "transforms"]
 
 _TORCH_BACKED = {"make_loader": "hwnat.data.loader", "Loader": "hwnat.data.loader",
                  "transforms": "hwnat.data.transforms"}

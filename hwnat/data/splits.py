@@ -54,3 +54,17 @@ def _count(name: str, value: float | int, n: int) -> int:
     if not 0 <= value < n:
         raise ConfigError(f"{name} count must lie in [0, {n - 1}] for {n} images, got {value}")
     return int(value)
+
+
+def holdout_splits(ds: ImageDataset, *, val: float | int, seed: int) -> Splits:
+    """The splits every stage after super-network training uses: the supernet's training images stay `train`, and
+    the `val` images it held out are halved into a validation half (search, early stopping) and a test half that
+    no stage trains or selects on.
+
+    Works because `split_dataset` takes validation, then test, from the front of one stratified order: the
+    training split is the same as the super-network's `split_dataset(ds, val=val, test=0, seed=seed)`.
+    """
+    n_val = _count("val", val, len(ds))
+    if n_val < 2:
+        raise ConfigError(f"val must hold at least 2 images to leave a test half, got {n_val}")
+    return split_dataset(ds, val=n_val - n_val // 2, test=n_val // 2, seed=seed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hwnat.data import ImageDataset, Splits, array_dataset, split_dataset
+from hwnat.data import ImageDataset, Splits, array_dataset, holdout_splits, split_dataset
 from hwnat.errors import ConfigError
 
 
@@ -77,3 +77,22 @@ def test_seed_is_required_and_integer() -> None:
         split_dataset(tagged([10]))  # type: ignore[call-arg]
     with pytest.raises(ConfigError, match="seed"):
         split_dataset(tagged([10]), seed=1.5)  # type: ignore[arg-type]
+
+
+def id_set(ds: ImageDataset) -> set[int]:
+    return set(ids(ds).tolist())
+
+
+def test_holdout_splits_keep_the_supernet_training_images_and_halve_its_validation() -> None:
+    ds = tagged([120, 90, 91])
+    trained = split_dataset(ds, val=31, test=0, seed=5)
+    held = holdout_splits(ds, val=31, seed=5)
+    assert id_set(held.train) == id_set(trained.train)
+    assert (len(held.val), len(held.test)) == (16, 15)
+    assert id_set(held.val) | id_set(held.test) == id_set(trained.val) and not id_set(held.val) & id_set(held.test)
+    assert len(holdout_splits(ds, val=0.1, seed=5).train) == len(split_dataset(ds, val=0.1, test=0, seed=5).train)
+
+
+def test_holdout_splits_need_two_validation_images() -> None:
+    with pytest.raises(ConfigError, match="at least 2"):
+        holdout_splits(tagged([3, 3]), val=1, seed=0)
