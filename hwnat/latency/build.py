@@ -70,12 +70,12 @@ class ProfileRequest:
             raise ConfigError(f"passes must be ≥ 1, got {self.passes}")
         if self.mode is not None and self.mode not in MODES:
             raise ConfigError(f"unknown unit timing mode {self.mode!r}; allowed: {', '.join(MODES)}")
+        if self.block_min_time_s is not None and self.block_min_time_s < 0:
+            raise ConfigError(f"block minimum time must be ≥ 0 s, got {self.block_min_time_s}")
 
     @property
     def unit_mode(self) -> str:
         return self.mode or default_mode(self.target.runtime)
-        if self.block_min_time_s is not None and self.block_min_time_s < 0:
-            raise ConfigError(f"block minimum time must be ≥ 0 s, got {self.block_min_time_s}")
 
 
 def block_timing(req: ProfileRequest) -> TimingSpec:

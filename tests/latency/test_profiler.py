@@ -180,3 +180,14 @@ def test_probe_normalisation_scales_by_session() -> None:
     assert _normalised(done["b", 0], medians) == STATS and _normalised(done["c", 0], medians) == STATS
     assert rescale(STATS, 2.0).p10_ms == pytest.approx(0.18) and rescale(STATS, 2.0).n == STATS.n
     assert normalise(STATS, None, 1.0) == STATS
+
+
+@pytest.mark.parametrize("kwargs, message", [({"calibrate": -1}, "calibrate"), ({"validate": 1}, "validate"),
+                                             ({"rounds": 0}, "rounds"), ({"passes": 0}, "passes"),
+                                             ({"mode": "sideways"}, "unit timing mode"),
+                                             ({"block_min_time_s": -0.1}, "block minimum time")])
+def test_profile_request_refuses_bad_settings(kwargs: dict, message: str) -> None:
+    from hwnat.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        ProfileRequest(load_target("fake-cpu"), tiny_space(), **kwargs)
