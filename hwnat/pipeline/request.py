@@ -1,0 +1,100 @@
+"""What one `hwnat build` is asked to do: target, budget, data, sizes per stage, where to write, validated."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hwnat.errors import ConfigError, unknown_name
+from hwnat.space.spec import SearchSpace
+
+DEFAULT_SPACE = "mbv3-small-input"
+
+# Sizes of every stage per build preset. "train", "search" and "finetune" name those stages' own presets;
+# "candidates" = most accurate feasible subnets of the search measured end to end on the target before choosing.
+BUILD_PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": {"train": "smoke", "search": "smoke", "finetune": "smoke", "candidates": 3, "rounds": 1,
+              "calibrate": 4, "val_images": 0},
+    "quick": {"train": "quick", "search": "quick", "finetune": "quick", "candidates": 5, "rounds": 3,
+              "calibrate": 12, "val_images": 0},
+    "paper": {"train": "paper", "search": "paper", "finetune": "paper", "candidates": 8, "rounds": 5,
+              "calibrate": 30, "val_images": 0},
+}
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """One build. `budgets` are parsed ({'latency': ms, 'macs': count, 'params': count})."""
+
+    target: str
+    budgets: dict[str, float]
+    data: str = "digits"
+    supernet: Path | None = None
+    preset: str = "quick"
+    formats: tuple[str, ...] | None = None  # None: the target's default formats
+    out: Path = Path("runs/build")
+    cache: Path | None = None  # None: <out's parent>/cache
+    space: str | SearchSpace = DEFAULT_SPACE  # a preset name, or a SearchSpace (Python API only)
+    variant: str | None = None
+    width: float | None = None
+    seed: int = 0
+    device: str = "cpu"
+    settings: dict[str, Any] = field(default_factory=dict)  # the preset's sizes (filled in by make)
+
+    @classmethod
+    def make(cls, target: str, budget: str | dict[str, Any] | None, **kw: Any) -> BuildRequest:
+        """Validate every field, naming the flag and the allowed values; budgets as 'latency=2ms,params=1M'."""
+        from hwnat.search.objectives import parse_budgets
+
+        preset = kw.get("preset", "quick")
+        if preset not in BUILD_PRESETS:
+            raise ConfigError(f"--preset: {unknown_name('build preset', preset, BUILD_PRESETS)}")
+        try:
+            budgets = parse_budgets(budget)
+        except ConfigError as exc:
+            raise ConfigError(f"--budget: {exc}") from exc
+        if not budgets:
+            raise ConfigError("--budget: give at least one budget, e.g. latency=2ms (also macs=50M, params=1M)")
+        seed = kw.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"--seed must be a non-negative integer, got {seed!r}")
+        formats = kw.get("formats")
+        if isinstance(formats, str):
+            formats = tuple(f.strip() for f in formats.split(",") if f.strip())
+        kw["formats"] = tuple(formats) if formats else None
+        supernet = kw.get("supernet")
+        if supernet is not None and not Path(supernet).is_file():
+            raise ConfigError(f"--supernet: {str(supernet)!r} does not exist")
+        data = str(kw.get("data", "digits"))
+        if data != "digits" and not Path(data).exists():
+            raise ConfigError(f"--data: {data!r} does not exist (give an ImageFolder directory or .tar/.tar.gz, "
+                              f"or 'digits')")
+        for key in ("out", "cache", "supernet"):
+            if kw.get(key) is not None:
+                kw[key] = Path(kw[key])
+        return cls(target=target, budgets=budgets, settings=dict(BUILD_PRESETS[preset]), **kw)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.cache if self.cache is not None else self.out.resolve().parent / "cache"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "budgets": dict(self.budgets), "data": self.data,
+                "supernet": None if self.supernet is None else str(self.supernet), "preset": self.preset,
+                "formats": None if self.formats is None else list(self.formats), "out": str(self.out),
+                "cache": str(self.cache_dir),
+                "space": self.space if isinstance(self.space, str) else self.space.to_dict(), "variant": self.variant, "width": self.width,
+                "seed": self.seed, "device": self.device, "settings": dict(self.settings)}
+
+
+def check_writable(folder: Path, flag: str) -> None:
+    """Create `folder` and prove a file can be written in it, else a ConfigError naming the flag."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".hwnat-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"{flag}: cannot write to {str(folder)!r} ({exc.strerror or exc})") from exc

@@ -1,0 +1,89 @@
+"""The run directory of a build: its layout, and stage records cached by a fingerprint of each stage's inputs.
+
+    runs/NAME/
+      build.json          the request and the state of every stage (rewritten atomically after each stage)
+      search/             NATv2 search: archive.jsonl, front.json, hv.csv, pareto.png, search state
+      select.json         the measured candidates and the chosen subnet
+      finetune/           two-step fine-tuning: checkpoints, model.pt
+      export/             compiled artifacts (+ metadata), one per format
+      benchmark.json      each artifact measured on the target: accuracy, latency p50/p90
+      report.json, report.md, report.html, pareto.png, latency.png
+    CACHE/ (default: runs/cache, shared by every build beside it)
+      tables/<target>-<space>-<variant>-<fp>.json     latency tables profiled by builds
+      supernets/<fingerprint>/                        super-networks trained by builds
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hwnat import __version__
+from hwnat.errors import ConfigError
+from hwnat.io import atomic_write_json, read_json
+
+BUILD_FILE = "build.json"
+SCHEMA_VERSION = 1
+
+
+def fingerprint(inputs: Mapping[str, Any]) -> str:
+    """16 hex digits over the canonical JSON of a stage's inputs."""
+    blob = json.dumps(inputs, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass
+class StageRecord:
+    """A completed stage: the fingerprint of its inputs and its JSON-ready result."""
+
+    name: str
+    fingerprint: str
+    result: dict[str, Any]
+    wall_s: float
+    finished: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fingerprint": self.fingerprint, "result": self.result, "wall_s": round(self.wall_s, 2),
+                "finished": self.finished}
+
+
+class RunDir:
+    """A build's folder. Opening one that holds a build needs `resume`; stages completed with the same inputs
+    are reused, any other stage runs (resuming its own work where it keeps any)."""
+
+    def __init__(self, root: Path, request: dict[str, Any], resume: bool) -> None:
+        self.root = Path(root)
+        path = self.root / BUILD_FILE
+        self.stages: dict[str, StageRecord] = {}
+        if path.exists():
+            if not resume:
+                raise ConfigError(f"--out: {str(self.root)!r} already holds a build ({BUILD_FILE}); pass --resume "
+                                  f"to continue it, or choose another --out")
+            stored = read_json(path, "build record", ConfigError)
+            for name, rec in stored.get("stages", {}).items():
+                self.stages[name] = StageRecord(name, rec["fingerprint"], rec["result"], rec["wall_s"],
+                                                rec["finished"])
+        self.request = request
+        self.save()
+
+    def path(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+    def cached(self, name: str, inputs_fingerprint: str) -> dict[str, Any] | None:
+        rec = self.stages.get(name)
+        return rec.result if rec is not None and rec.fingerprint == inputs_fingerprint else None
+
+    def complete(self, name: str, inputs_fingerprint: str, result: dict[str, Any], wall_s: float) -> None:
+        self.stages[name] = StageRecord(name, inputs_fingerprint, result, wall_s,
+                                        time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        self.save()
+
+    def save(self) -> None:
+        atomic_write_json(self.root / BUILD_FILE, {
+            "schema_version": SCHEMA_VERSION, "hwnat_version": __version__, "request": self.request,
+            "stages": {name: rec.to_dict() for name, rec in self.stages.items()}})
