@@ -19,6 +19,9 @@ COMMANDS: dict[str, str] = {
     "train-supernet": "hwnat.cli.train_cmd:train_supernet_cmd",
     "profile": "hwnat.cli.profile_cmd:profile",
     "search": "hwnat.cli.search_cmd:search",
+    "export": "hwnat.cli.export_cmd:export",
+    "benchmark": "hwnat.cli.benchmark_cmd:benchmark",
+    "build": "hwnat.cli.build_cmd:build",
 }
 
 _LEVELS = {0: logging.WARNING, 1: logging.INFO}
