@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "search": "hwnat.cli.search_cmd:search",
     "export": "hwnat.cli.export_cmd:export",
     "benchmark": "hwnat.cli.benchmark_cmd:benchmark",
+    "finetune": "hwnat.cli.finetune_cmd:finetune_cmd",
     "build": "hwnat.cli.build_cmd:build",
 }
 

@@ -118,13 +118,13 @@ def budget_lines(report: BuildReport) -> list[str]:
 def format_rows(report: BuildReport) -> list[list[str]]:
     rows = []
     for r in report.formats:
-        rows.append([r.get("status", ""), r["format"], _opt(r.get("size_mb"), "{:.2f}"),
+        rows.append([r.get("status", ""), r["format"], r.get("target", ""), _opt(r.get("size_mb"), "{:.2f}"),
                      _opt(r.get("top1"), "{:.2%}"), _opt(r.get("p50_ms"), "{:.3f}"), _opt(r.get("p90_ms"), "{:.3f}"),
                      _opt(r.get("predicted_ms"), "{:.3f}"), r.get("file", "")])
     return rows
 
 
-FORMAT_HEADER = ["", "format", "MB", "test top-1", "p50 ms", "p90 ms", "table ms", "file"]
+FORMAT_HEADER = ["", "format", "measured on", "MB", "test top-1", "p50 ms", "p90 ms", "table ms", "file"]
 
 
 def summary_lines(report: BuildReport) -> list[str]:

@@ -63,6 +63,13 @@ class BuildRequest:
         formats = kw.get("formats")
         if isinstance(formats, str):
             formats = tuple(f.strip() for f in formats.split(",") if f.strip())
+        if formats:
+            from hwnat.export.formats import parse_formats
+
+            try:
+                formats = tuple(f.name for f in parse_formats(list(formats)))
+            except ConfigError as exc:
+                raise ConfigError(f"--formats: {exc}") from exc
         kw["formats"] = tuple(formats) if formats else None
         supernet = kw.get("supernet")
         if supernet is not None and not Path(supernet).is_file():

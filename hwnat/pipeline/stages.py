@@ -79,25 +79,55 @@ def _table_inputs(ctx: BuildContext) -> dict[str, Any]:
 
 @stage("table", _table_inputs)
 def latency_table(ctx: BuildContext) -> dict[str, Any]:
-    """A shipped or cached table for this target, machine and space that covers the width and resolutions; else
-    profile one into the cache (resumable: the profiler's journal keeps every unit measured before a kill)."""
+    """A shipped table, else one a build left in the cache, for this target, machine and space and covering the
+    width and resolutions; else profile one into the cache (resumable: the profiler's journal keeps every unit
+    measured before a kill)."""
     from hwnat.latency.build import ProfileRequest, build_table
-    from hwnat.latency.store import find_table, table_filename
-    from hwnat.latency.table import LatencyTableError
+    from hwnat.latency.store import find_table, table_filename, target_identity
+    from hwnat.latency.table import LatencyTable, LatencyTableError
 
-    try:
-        table = find_table(ctx.target, ctx.space)
-        if ctx.width in table.widths and set(ctx.resolutions) <= set(table.resolutions):
-            return {"path": str(table.path), "source": "shipped", "calibration": table.calibration.to_dict(),
+    cached = ctx.request.cache_dir / "tables" / table_filename(ctx.target.name, ctx.space)
+    found: list[tuple[str, Callable[[], LatencyTable]]] = [
+        ("shipped", lambda: find_table(ctx.target, ctx.space)),
+        ("cache", lambda: LatencyTable.load(cached).check(target_identity(ctx.target), ctx.space))]
+    for source, load in found:
+        if source == "cache" and not cached.exists():
+            continue
+        try:
+            table = load()
+        except LatencyTableError as exc:
+            log.info("not using the %s table: %s", source, exc)
+            continue
+        if ctx.width in table.widths and set(ctx.resolutions) <= set(table.resolutions) and table.calibration.n:
+            return {"path": str(table.path), "source": source, "calibration": table.calibration.to_dict(),
                     "validation": table.validation}
-    except LatencyTableError as exc:
-        log.info("profiling: %s", exc)
-    out = ctx.request.cache_dir / "tables" / table_filename(ctx.target.name, ctx.space)
     report = build_table(ProfileRequest(ctx.target, ctx.space, widths=(ctx.width,), resolutions=ctx.resolutions,
-                                        out=out, calibrate=ctx.settings["calibrate"], seed=ctx.request.seed,
+                                        out=cached, calibrate=ctx.settings["calibrate"], seed=ctx.request.seed,
                                         rounds=ctx.settings["rounds"], progress=ctx.progress))
     return {"path": report["table"], "source": "profiled", "calibration": report["calibration"],
             "validation": report.get("validation"), "profiling_wall_s": report["profiling"].get("wall_s")}
+
+
+# -- budget feasibility (before anything is trained) ------------------------------------------------------
+def _budget_inputs(ctx: BuildContext) -> dict[str, Any]:
+    return {**upstream(ctx, "table"), "budgets": dict(ctx.request.budgets)}
+
+
+@stage("budget", _budget_inputs)
+def budget(ctx: BuildContext) -> dict[str, Any]:
+    """Refuse a budget that even the smallest subnet misses (naming what it reaches) before any training."""
+    from hwnat.search.objectives import ExactObjectives, check_budgets, table_latency
+    from hwnat.search.operators import extreme_genomes, search_bounds
+
+    lo, hi = search_bounds(ctx.space, ctx.width, ctx.resolutions)
+    smallest = extreme_genomes(ctx.space, lo, hi)[0]
+    exact = ExactObjectives(ctx.space, table_latency(ctx.table(), ctx.space))
+    try:
+        check_budgets(ctx.request.budgets, exact, smallest)
+    except ConfigError as exc:
+        raise ConfigError(f"--budget: {exc}") from exc
+    reach = exact(smallest[None, :], list(ctx.request.budgets))
+    return {"smallest": {k: float(v[0]) for k, v in reach.items()}}
 
 
 # -- super-network -------------------------------------------------------------------------------------------
@@ -131,12 +161,16 @@ def supernet(ctx: BuildContext) -> dict[str, Any]:
                 f"{net.space.variant.name} w{net.width_mult} with {net.space.num_classes} classes (fingerprint "
                 f"{net.space.fingerprint}); this build needs {ctx.space.name!r} variant {ctx.space.variant.name} "
                 f"w{ctx.width} with {ctx.space.num_classes} classes (fingerprint {ctx.space.fingerprint})")
-        return {"path": str(ctx.request.supernet), "trained": False}
+        return {"path": str(ctx.request.supernet), "trained": False, "source": "given"}
+    from hwnat.training.api import RESULT_FILE, SUPERNET_FILE
+
     folder = ctx.request.cache_dir / "supernets" / ctx.fingerprints["supernet"]
+    if (folder / RESULT_FILE).exists() and (folder / SUPERNET_FILE).exists():
+        return {"path": str(folder / SUPERNET_FILE), "trained": False, "source": "cache"}
     resume = (folder / "checkpoints" / "last.pt").exists()
     result = train_supernet(ctx.space, ctx.dataset, width_mult=ctx.width, preset=ctx.settings["train"], out=folder,
                             resume=resume, device=ctx.request.device, seed=ctx.request.seed, progress=ctx.progress)
-    return {"path": str(result.supernet_path), "trained": True, "resumed": resume,
+    return {"path": str(result.supernet_path), "trained": True, "source": "trained", "resumed": resume,
             "phases": [vars(p) for p in result.phases]}
 
 
@@ -218,6 +252,77 @@ def select(ctx: BuildContext) -> dict[str, Any]:
                           f"rebuild the latency table or relax the budget")
     chosen = min(fits, key=lambda r: r["error"])
     return {"candidates": rows, "chosen": chosen}
+
+
+# -- fine-tuning --------------------------------------------------------------------------------------------
+def _finetune_inputs(ctx: BuildContext) -> dict[str, Any]:
+    return {**upstream(ctx, "select"), "preset": ctx.settings["finetune"], "seed": ctx.request.seed}
+
+
+@stage("finetune", _finetune_inputs)
+def finetune(ctx: BuildContext) -> dict[str, Any]:
+    """NATv2's two-step fine-tuning of the chosen subnet; continues from its last epoch after a kill."""
+    from hwnat.finetune import finetune as run_finetune
+    from hwnat.finetune.checkpoint import last_path
+
+    out = ctx.run.path("finetune")
+    result = run_finetune(ctx.results["supernet"]["path"], ctx.results["select"]["chosen"]["arch_id"], ctx.dataset,
+                          out=out, preset=ctx.settings["finetune"], seed=ctx.request.seed,
+                          resume=last_path(out).exists(), progress=ctx.progress, device=ctx.request.device)
+    summary = result.to_dict()
+    summary.pop("history", None)
+    return summary
+
+
+# -- export and benchmark -------------------------------------------------------------------------------------
+def build_formats(ctx: BuildContext) -> tuple[str, ...]:
+    """The formats asked for, else every format checked on a target of this target's runtime (ONNX for others)."""
+    from hwnat.config.targets import load_target
+    from hwnat.export import format_names, get_format
+
+    if ctx.request.formats:
+        return ctx.request.formats
+    own = tuple(n for n in format_names() if load_target(get_format(n).target).runtime == ctx.target.runtime)
+    return own or ("onnx",)
+
+
+def _benchmark_inputs(ctx: BuildContext) -> dict[str, Any]:
+    return {**upstream(ctx, "finetune"), "formats": list(build_formats(ctx)), "seed": ctx.request.seed}
+
+
+@stage("benchmark", _benchmark_inputs)
+def benchmark(ctx: BuildContext) -> dict[str, Any]:
+    """Export the fine-tuned model to every format (parity-checked against PyTorch), then measure each artifact's
+    test accuracy in its runtime and its latency on the target."""
+    from hwnat.export import benchmark_subnet
+    from hwnat.export.data import dataset_data
+    from hwnat.export.options import ExportOptions
+    from hwnat.models.checkpoint import load_subnet
+
+    model, info = load_subnet(ctx.results["finetune"]["model"])
+    split = ctx.results["finetune"]["split"]
+    options = ExportOptions()
+    data = dataset_data(ctx.dataset, int(info.arch.resolution), val=split["val"], seed=int(split["seed"]),
+                        calib_images=options.calib_images, parity_images=options.parity_images,
+                        test_images=0)
+    rows = benchmark_subnet(model, info, build_formats(ctx), ctx.run.path("export"), data=data, options=options,
+                            targets={ctx.target.runtime: ctx.target}, seed=ctx.request.seed)
+    predicted = ctx.results["select"]["chosen"]["latency"]
+    out = []
+    for row in rows:
+        on_target = row.target == ctx.target.name
+        out.append({"format": row.export.format.name, "status": row.export.symbol, "ok": row.export.ok,
+                    "target": row.target, "file": str(row.export.path or ""),
+                    "size_mb": row.export.size_bytes / 1e6 if row.export.size_bytes else None,
+                    "top1": row.test_accuracy, "test_images": row.test_images,
+                    "p50_ms": row.latency.p50_ms if row.latency else None,
+                    "p90_ms": row.latency.p90_ms if row.latency else None,
+                    "predicted_ms": predicted if on_target else row.predicted_ms,
+                    "primary": False, "error": row.export.error or row.error})
+    primary = next((r for r in out if r["ok"] and r["target"] == ctx.target.name and r["p50_ms"] is not None), None)
+    if primary is not None:
+        primary["primary"] = True
+    return {"rows": out}
 
 
 def _budget_text(budgets: dict[str, float]) -> str:

@@ -1,0 +1,96 @@
+"""hwnat build's input checks and run directory: clear errors naming the flag, fingerprinted stage records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hwnat.cli.main import cli
+from hwnat.errors import ConfigError
+from hwnat.pipeline.request import BUILD_PRESETS, BuildRequest, check_writable
+from hwnat.pipeline.rundir import RunDir, fingerprint
+
+
+@pytest.mark.parametrize("budget, parsed", [("latency=2ms", {"latency": 2.0}), ("latency=2 ms", {"latency": 2.0}),
+                                            ("latency=0.002s", {"latency": 2.0}),
+                                            ("macs=300M,params=1.5M", {"macs": 3e8, "params": 1.5e6}),
+                                            ("params=1e6", {"params": 1e6})])
+def test_budgets_accept_units(budget: str, parsed: dict[str, float]) -> None:
+    assert BuildRequest.make("fake-cpu", budget).budgets == pytest.approx(parsed)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"budget": "latncy=2ms"}, "--budget.*did you mean 'latency'"),
+    ({"budget": "latency=2parsecs"}, "--budget"),
+    ({"budget": ""}, "--budget: give at least one"),
+    ({"budget": "latency=2ms", "preset": "quik"}, "--preset.*did you mean 'quick'"),
+    ({"budget": "latency=2ms", "data": "/no/such/folder"}, "--data: '/no/such/folder' does not exist"),
+    ({"budget": "latency=2ms", "supernet": "/no/such.pt"}, "--supernet: '/no/such.pt' does not exist"),
+    ({"budget": "latency=2ms", "seed": -1}, "--seed"),
+    ({"budget": "latency=2ms", "formats": "onnx,onnx-int9"}, "--formats.*did you mean 'onnx-int8'"),
+])
+def test_bad_requests_name_the_flag(kwargs: dict, message: str) -> None:
+    budget = kwargs.pop("budget")
+    with pytest.raises(ConfigError, match=message):
+        BuildRequest.make("fake-cpu", budget, **kwargs)
+
+
+def test_presets_match_the_cli_choices() -> None:
+    from hwnat.cli.build_cmd import PRESETS
+
+    assert set(PRESETS) == set(BUILD_PRESETS)
+
+
+def test_an_unwritable_out_is_refused(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError, match="--out: cannot write to"):
+        check_writable(blocker / "run", "--out")
+
+
+def test_run_dir_needs_resume_and_reuses_only_matching_stages(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "run", {"target": "fake-cpu"}, resume=False)
+    fp = fingerprint({"a": 1})
+    run.complete("table", fp, {"path": "t.json"}, 1.5)
+    with pytest.raises(ConfigError, match="already holds a build.*--resume"):
+        RunDir(tmp_path / "run", {"target": "fake-cpu"}, resume=False)
+    again = RunDir(tmp_path / "run", {"target": "fake-cpu"}, resume=True)
+    assert again.cached("table", fp) == {"path": "t.json"}
+    assert again.cached("table", fingerprint({"a": 2})) is None
+    assert again.cached("search", fp) is None
+    assert fingerprint({"x": 1, "y": [1, 2]}) == fingerprint({"y": [1, 2], "x": 1})
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "fake-cpu", "--budget", "latency=2parsecs"], "--budget"),
+    (["--target", "fake-cpuu", "--budget", "latency=2ms"], "did you mean 'fake-cpu'"),
+    (["--target", "fake-cpu", "--budget", "latency=2ms", "--data", "/no/such/dir"], "--data"),
+])
+def test_cli_errors_are_clean(args: list[str], message: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["build", *args, "--out", str(tmp_path / "run")])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_full_disk_is_a_clear_error_that_keeps_completed_stages(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    import hwnat.pipeline.api as api
+    from hwnat.errors import HwnatError
+    from hwnat.pipeline.stages import Stage
+
+    def done(ctx) -> dict:  # type: ignore[no-untyped-def]
+        return {"ok": True}
+
+    def full(ctx) -> dict:  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "run" / "x"))
+
+    monkeypatch.setattr(api, "STAGES", [Stage("first", lambda ctx: {}, done), Stage("second", lambda ctx: {}, full)])
+    with pytest.raises(HwnatError, match="the disk is full .* completed stages are kept .* --resume"):
+        api.build("fake-cpu", "latency=1ms", out=tmp_path / "run", progress=False)
+    stored = json.loads((tmp_path / "run" / "build.json").read_text())["stages"]
+    assert list(stored) == ["first"]
