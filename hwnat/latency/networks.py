@@ -7,7 +7,7 @@ as a table's entries are over several passes."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,20 +67,37 @@ def measure_networks(backend: Backend, space: SearchSpace, archs: Sequence[Arch]
     """End-to-end timings of `archs` (in order), measured interleaved over `timing.rounds` rounds (compiled
     afresh each round unless `recompile` is False), each scaled by the speed probe sampled just before it
     (hwnat.latency.probe); each statistic is the median over rounds."""
+    with tempfile.TemporaryDirectory(prefix="hwnat-nets-") as tmp:
+        sources = export_networks(space, archs, Path(tmp), backend.spec.batch, progress)
+        loaders = [lambda s=s: backend.compile(s) for s in sources]
+        raw, scaled = time_interleaved(backend, loaders, [s.input_shape for s in sources], timing, seed=seed,
+                                       progress=progress, recompile=recompile, use_probe=use_probe,
+                                       probe_dir=Path(tmp))
+    return scaled if use_probe else raw
+
+
+def time_interleaved(backend: Backend, loaders: Sequence[Callable[[], CompiledModel]],
+                     input_shapes: Sequence[tuple[int, ...]], timing: NetworkTiming, *, seed: int = 0,
+                     progress: bool = True, recompile: bool = True, use_probe: bool = True,
+                     probe_dir: Path | None = None, title: str = "timing networks",
+                     ) -> tuple[list[UnitTiming], list[UnitTiming]]:
+    """Time already-built models (each `loaders[i]()` compiles one) round-robin in a shuffled order per round;
+    returns per model the raw statistics and the ones scaled by the speed probe (equal to raw without a probe),
+    each the median over rounds."""
     from hwnat.latency.probe import SpeedProbe, normalise
     from hwnat.latency.timing import combine_passes
 
     rng = np.random.default_rng(seed)
-    rounds: list[list[tuple[UnitTiming, float | None]]] = [[] for _ in archs]
-    with tempfile.TemporaryDirectory(prefix="hwnat-nets-") as tmp:
-        sources = export_networks(space, archs, Path(tmp), backend.spec.batch, progress)
-        probe = SpeedProbe(backend, Path(tmp)) if use_probe and archs else None
-        compiled: list[CompiledModel | None] = [backend.compile(s) for s in sources]
-        inputs = [rng.standard_normal(s.input_shape).astype(np.float32) for s in sources]
-        with progress_bar(timing.rounds * len(archs), "timing networks", progress) as bar:
+    rounds: list[list[tuple[UnitTiming, float | None]]] = [[] for _ in loaders]
+    with tempfile.TemporaryDirectory(prefix="hwnat-probe-") as own_dir:
+        probe = SpeedProbe(backend, probe_dir or Path(own_dir)) if use_probe and loaders else None
+        compiled: list[CompiledModel | None] = [load() for load in loaders]
+        inputs = [rng.standard_normal(shape).astype(np.float32) for shape in input_shapes]
+        with progress_bar(timing.rounds * len(loaders), title, progress) as bar:
             for r in range(timing.rounds):
-                for i in rng.permutation(len(archs)):
-                    model = compiled[i] if (r == 0 or not recompile) else backend.compile(sources[i])
+                for i in rng.permutation(len(loaders)):
+                    model = compiled[i] if (r == 0 or not recompile) else loaders[i]()
+                    assert model is not None
                     probe_ms = probe.sample() if probe is not None else None
                     stats = UnitTiming.from_seconds(model.time_calls(inputs[i], timing.per_round))
                     rounds[i].append((stats, probe_ms))
@@ -88,4 +105,6 @@ def measure_networks(backend: Backend, space: SearchSpace, archs: Sequence[Arch]
                     bar.update(1)
     samples = [p for r in rounds for _, p in r if p is not None]
     median = float(np.median(samples)) if samples else None
-    return [combine_passes([normalise(s, p, median) for s, p in r]) for r in rounds]
+    raw = [combine_passes([s for s, _ in r]) for r in rounds]
+    scaled = [combine_passes([normalise(s, p, median) for s, p in r]) for r in rounds]
+    return raw, scaled
