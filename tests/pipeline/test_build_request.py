@@ -94,3 +94,32 @@ def test_a_full_disk_is_a_clear_error_that_keeps_completed_stages(tmp_path: Path
         api.build("fake-cpu", "latency=1ms", out=tmp_path / "run", progress=False)
     stored = json.loads((tmp_path / "run" / "build.json").read_text())["stages"]
     assert list(stored) == ["first"]
+
+
+def test_select_measures_a_second_round_when_the_target_runs_slower_than_the_table(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    import hwnat.latency.networks as networks
+    import hwnat.space.genome as genome
+    from hwnat.config.targets import load_target
+    from hwnat.latency.timing import UnitTiming
+    from hwnat.pipeline.stages import select
+
+    # predicted latency 1..8 ms, more accurate when slower; the target runs 1.5x slower than the table
+    feasible = [{"arch_id": f"a{i}", "error": 0.1 * (9 - i), "macs": 1.0, "params": 1.0, "latency": float(i)}
+                for i in range(1, 9)]
+    calls = []
+
+    def measure(backend, space, archs, timing, **kw):  # type: ignore[no-untyped-def]
+        calls.append(list(archs))
+        return [UnitTiming(1.5 * float(a[1:]), 1.6 * float(a[1:]), 1.5, 0.0, 10) for a in archs]
+
+    monkeypatch.setattr(networks, "measure_networks", measure)
+    monkeypatch.setattr(genome, "parse_arch_id", lambda space, text: text)
+    ctx = SimpleNamespace(results={"search": {"feasible": feasible}}, request=SimpleNamespace(budgets={"latency": 5.0},
+                          seed=0), settings={"candidates": 2, "rounds": 1}, target=load_target("fake-cpu"),
+                          space=None, progress=False)
+    result = select(ctx)  # type: ignore[arg-type]
+    assert calls == [["a8", "a7"], ["a3", "a2"]]  # a3: 3 ms predicted × 1.5 = 4.5 ms ≤ 5 ms
+    assert result["chosen"]["arch_id"] == "a3" and result["chosen"]["measured_p50_ms"] == pytest.approx(4.5)
+    assert [r["round"] for r in result["candidates"]] == [1, 1, 2, 2]
