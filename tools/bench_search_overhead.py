@@ -37,12 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--predictor", default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None, help="Also write the figures to this JSON file.")
+    ap.add_argument("--blas-threads", type=int, default=1,
+                    help="BLAS threads while predictors fit/predict (hwnat.search.loop.BLAS_THREADS; 0: default)")
     args = ap.parse_args(argv)
+    import hwnat.search.loop as search_loop
+
+    search_loop.BLAS_THREADS = args.blas_threads or None
 
     space = get_space("mbv3-small-input")
     cfg = make_config("paper", args.algorithm, objectives=tuple(args.objectives.split(",")),
                       iterations=args.iterations, archive_size=args.archive_size, pop_size=args.pop_size,
-                      generations=args.generations, predictor=args.predictor, seed=args.seed, width_mult=0.5)
+                      generations=args.generations, predictor=args.predictor, seed=args.seed, width_mult=0.5,
+                      adapt=False)  # adaptation is not search overhead (and needs a super-network)
     t0 = time.perf_counter()
     result = run_search(cfg, SyntheticEvaluator(space, seed=args.seed), space, latency=SyntheticLatency(space))
     wall = time.perf_counter() - t0

@@ -28,6 +28,8 @@ PRESETS = ("smoke", "quick", "paper")
               help="Sizes: archive, population, generations, candidates per iteration, iterations.")
 @click.option("--iterations", type=click.IntRange(min=0), default=None, help="Override the preset's iterations.")
 @click.option("--predictor", default=None, metavar="NAME", help="Override the algorithm's accuracy predictor.")
+@click.option("--adapt/--no-adapt", default=None,
+              help="Supernet adaptation every iteration (NAT's online transfer; default: on for nat, off for natv2).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--val-images", type=click.IntRange(min=0), default=0, show_default=True,
               help="Validation images per subnet evaluation (0 = the whole validation split).")
@@ -36,18 +38,19 @@ PRESETS = ("smoke", "quick", "paper")
 @click.option("--resume", is_flag=True, help="Continue the search in --out from its last completed iteration.")
 @json_option
 def search(supernet_path: Path, target_name: str | None, data: str, budget: str | None, objectives: str,
-           algorithm: str, preset: str, iterations: int | None, predictor: str | None, seed: int, val_images: int,
-           device: str, out_dir: Path, resume: bool, as_json: bool) -> None:
+           algorithm: str, preset: str, iterations: int | None, predictor: str | None, adapt: bool | None, seed: int,
+           val_images: int, device: str, out_dir: Path, resume: bool, as_json: bool) -> None:
     """Find the Pareto front of accuracy against latency / MACs / params under a budget (NATv2 or NAT).
 
-    Writes archive.jsonl, front.json, hv.csv, pareto.png and state.pkl to --out; progress goes to stderr.
+    Writes archive.jsonl, front.json, hv.csv, pareto.png and state.json (adapted/ with adaptation) to --out;
+    progress goes to stderr.
     """
     from hwnat.errors import ConfigError
     from hwnat.search.config import make_config
 
     try:
         cfg = make_config(preset, algorithm, objectives=tuple(o for o in objectives.split(",") if o.strip()),
-                          budgets=budget, iterations=iterations, predictor=predictor, seed=seed)
+                          budgets=budget, iterations=iterations, predictor=predictor, adapt=adapt, seed=seed)
     except ConfigError as exc:
         hint = "'--budget'" if "budget" in str(exc) else "'--objectives'" if "objective" in str(exc) else None
         raise click.BadParameter(str(exc), param_hint=hint) from exc
@@ -59,7 +62,7 @@ def search(supernet_path: Path, target_name: str | None, data: str, budget: str 
 
     from hwnat.search.loop import run_search
     from hwnat.search.objectives import table_latency
-    from hwnat.search.supernet_eval import supernet_evaluator
+    from hwnat.search.supernet_eval import supernet_adapter, supernet_evaluator
 
     evaluator = supernet_evaluator(supernet_path, data, seed=seed, device=device, val_images=val_images)
     space = evaluator.space
@@ -74,7 +77,15 @@ def search(supernet_path: Path, target_name: str | None, data: str, budget: str 
         from dataclasses import replace
 
         cfg = replace(cfg, width_mult=width)
-    result = run_search(cfg, evaluator, space, latency=latency, out=out_dir, resume=resume, progress=_progress)
+    if resume:  # the search continues with its stored configuration (adaptation settings included)
+        from hwnat.search.config import SearchConfig
+        from hwnat.search.state import STATE_FILE, stored_config
+
+        stored = stored_config(out_dir / STATE_FILE)
+        cfg = SearchConfig.from_dict(stored) if stored is not None else cfg
+    adapter = supernet_adapter(evaluator, cfg) if cfg.adapt else None
+    result = run_search(cfg, evaluator, space, latency=latency, out=out_dir, resume=resume, progress=_progress,
+                        adapter=adapter)
     summary: dict[str, Any] = {"out": str(out_dir), "evaluations": result.evaluations,
                                "hv": result.history[-1]["hv"], "front": result.front.records(space),
                                "tradeoff": result.tradeoff.records(space)}

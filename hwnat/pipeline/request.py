@@ -17,10 +17,11 @@ DEFAULT_SPACE = "mbv3-small-input"
 # Training settings for datasets under SMALL_DATA_IMAGES images (digits: 1,797): the training presets are sized
 # for CIFAR-10's 45,000 images, where an epoch has 700 steps; on a small dataset the same epochs are a few dozen
 # steps and the teacher stays near chance (digits, quick preset: 51%). Smaller batches, a higher teacher learning
-# rate and more teacher epochs reach 96% there (largest subnet after the teacher phase).
+# rate and more teacher epochs reach 96% there (largest subnet after the teacher phase). One thread: on such small
+# tensors a second one gains little, and on a busy 2-core machine it made steps several times slower.
 SMALL_DATA_IMAGES = 10_000
 SMALL_DATA_TRAINING: dict[str, Any] = {
-    "train": {"batch_size": 32},
+    "train": {"batch_size": 32, "threads": 1},
     "phases": {"teacher": {"epochs": 6, "lr": 0.1}, "kernel": {"lr": 0.03}, "depth": {"lr": 0.03},
                "expand": {"lr": 0.03}, "level": {"lr": 0.03}, "height": {"lr": 0.03}},
 }

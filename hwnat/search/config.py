@@ -30,8 +30,13 @@ class SearchConfig:
     selection: str = "gap"  # gap | random
     iterations: int = 30
     eval_batch: int = 64  # genomes per evaluator call (and per archive.jsonl flush)
-    adapt: bool = False  # supernet adaptation (NAT's online transfer): needs an `adapt` hook
-    adapt_top_n: int = 100
+    adapt: bool = False  # supernet adaptation (NAT's online transfer): needs an Adapter (hwnat.search.adapt)
+    adapt_top_n: int = 100  # the gene distribution comes from the archive's top-N by survival
+    adapt_epochs: int = 1  # epochs of the training split per adaptation round
+    adapt_steps: int = 0  # cap on steps per adaptation epoch (0 = the whole split)
+    adapt_lr: float = 0.0025  # peak learning rate for the run's lr_reference_batch images (cosine, no warm-up)
+    adapt_subnets: int = 1  # subnets per step
+    adapt_kd_ratio: float = 1.0  # KD from the maximal subnet of the weights the round starts from
     seed: int = 0
     width_mult: float | None = None
     resolutions: tuple[int, ...] | None = None
@@ -42,12 +47,18 @@ class SearchConfig:
         if self.resolutions is not None:
             object.__setattr__(self, "resolutions", tuple(int(r) for r in self.resolutions))
         for name in ("archive_size", "pop_size", "generations", "candidates", "iterations", "eval_batch",
-                     "adapt_top_n"):
+                     "adapt_top_n", "adapt_epochs", "adapt_subnets"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "iterations" else 1):
                 raise ConfigError(f"search setting {name} must be a positive integer, got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"search seed must be a non-negative integer, got {self.seed!r}")
+        if isinstance(self.adapt_steps, bool) or not isinstance(self.adapt_steps, int) or self.adapt_steps < 0:
+            raise ConfigError(f"search setting adapt_steps must be an integer ≥ 0, got {self.adapt_steps!r}")
+        for name in ("adapt_lr", "adapt_kd_ratio"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"search setting {name} must be a number ≥ 0, got {value!r}")
         if self.preprocess_factor < 0:
             raise ConfigError(f"preprocess_factor must be ≥ 0, got {self.preprocess_factor}")
         if self.archive_size < 4:
@@ -80,13 +91,20 @@ class SearchConfig:
 
 ALGORITHMS: dict[str, dict[str, Any]] = {
     "natv2": {"init": "natv2", "preprocess_factor": 10, "archive_policy": "fixed", "predictor": "lightgbm"},
-    "nat": {"init": "nat", "preprocess_factor": 0, "archive_policy": "grow", "predictor": "adaptive"},
+    # NAT adapts the super-network every iteration (its online transfer); NATv2 does not (adapt=True turns it on)
+    "nat": {"init": "nat", "preprocess_factor": 0, "archive_policy": "grow", "predictor": "adaptive",
+            "adapt": True},
 }
 
+# Adaptation sizes apply only when adapt is on. paper: 5 epochs per iteration (NAT's setting, as recalled from
+# the paper, not checked against its code); quick and smoke cap the steps for a 2-core CPU.
 PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": {"archive_size": 16, "pop_size": 16, "generations": 3, "candidates": 4, "iterations": 2, "preprocess_factor": 2},
-    "quick": {"archive_size": 100, "pop_size": 50, "generations": 10, "candidates": 8, "iterations": 10, "preprocess_factor": 3},
-    "paper": {"archive_size": 300, "pop_size": 100, "generations": 20, "candidates": 8, "iterations": 30},
+    "smoke": {"archive_size": 16, "pop_size": 16, "generations": 3, "candidates": 4, "iterations": 2,
+              "preprocess_factor": 2, "adapt_epochs": 1, "adapt_steps": 2},
+    "quick": {"archive_size": 100, "pop_size": 50, "generations": 10, "candidates": 8, "iterations": 10,
+              "preprocess_factor": 3, "adapt_epochs": 1, "adapt_steps": 20},
+    "paper": {"archive_size": 300, "pop_size": 100, "generations": 20, "candidates": 8, "iterations": 30,
+              "adapt_epochs": 5, "adapt_steps": 0},
 }
 
 

@@ -33,6 +33,7 @@ class SyntheticEvaluator:
         self.weights = rng.normal(0.0, 1.0, space.genome_length) / np.sqrt(space.genome_length)
         self.mix = rng.integers(1, 2**31 - 1, space.genome_length, dtype=np.int64)
         self.calls = 0
+        self.adapted: list[tuple[np.ndarray, float]] = []  # (centre genome, gain) per SyntheticAdapter round
         ends = np.stack([encode(space, min_arch(space)), encode(space, max_arch(space))])
         self.log_range = np.log(complexity_many(space, ends)[0].astype(np.float64))
 
@@ -47,7 +48,9 @@ class SyntheticEvaluator:
         effect = 0.03 * np.tanh(g.astype(np.float64) @ self.weights / 3.0)
         h = (g * self.mix).sum(axis=1) % 1_000_003
         noise = self.noise * (h / 1_000_003 - 0.5)
-        return np.clip(0.05 + base + effect + noise, 0.0, 1.0)
+        gain = sum((w * np.exp(-np.square(g - c).sum(axis=1) / g.shape[1]) for c, w in self.adapted),
+                   np.zeros(len(g)))
+        return np.clip(0.05 + base + effect + noise - gain, 0.0, 1.0)
 
 
 class SyntheticLatency:
@@ -73,6 +76,7 @@ class SupernetEvaluator:
     def __init__(self, supernet: OFAMobileNetV3, data: Any, max_images: int = 0) -> None:
         self.supernet, self.data, self.max_images = supernet, data, max_images
         self.space = supernet.space
+        self.train_config: Any = None  # the run's TrainConfig, set by supernet_evaluator (for adaptation)
 
     def evaluate(self, genomes: np.ndarray) -> np.ndarray:
         from hwnat.training.validate import evaluate_arch

@@ -16,6 +16,7 @@ import numpy as np
 from hwnat import __version__
 from hwnat.errors import ConfigError
 from hwnat.io import atomic_write_json, atomic_write_text
+from hwnat.search.adapt import Adapter
 from hwnat.search.archive import Archive, EvalLog, create_policy
 from hwnat.search.config import SearchConfig
 from hwnat.search.evaluator import Evaluator
@@ -36,14 +37,25 @@ from hwnat.search.optimizer import run_nsga
 from hwnat.search.predictors import create_predictor
 from hwnat.search.problem import GenomeProblem
 from hwnat.search.selection import create_selector
-from hwnat.search.state import STATE_FILE, SearchState, load_state, save_state
+from hwnat.search.state import (
+    STATE_FILE,
+    SearchState,
+    describe_predictor,
+    load_state,
+    save_state,
+)
 from hwnat.search.survival import survive
 from hwnat.space.spec import SearchSpace
 
 log = logging.getLogger("hwnat.search")
 
 ARCHIVE_LOG, FRONT_FILE, HV_FILE, PLOT_FILE = "archive.jsonl", "front.json", "hv.csv", "pareto.png"
+ADAPT_DIR = "adapted"  # the adapted super-network of the last completed iteration: adapted/iter-NNNN<suffix>
 SCHEMA = 1
+# BLAS threads while predictors fit and predict: the surrogates do many small matrix products and Cholesky
+# factorisations, which are several times slower with OpenBLAS's spinning threads on a busy 2-core machine
+# (same results; None keeps the library's default)
+BLAS_THREADS: int | None = 1
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -81,15 +93,19 @@ class _Search:
         self.log = EvalLog(out / ARCHIVE_LOG) if out is not None else None
 
     # -- evaluation ----------------------------------------------------------------------------------
-    def evaluate(self, genomes: np.ndarray, iteration: int) -> Archive:
-        """Measure genomes in batches; each batch is appended to archive.jsonl as soon as it is measured."""
+    def evaluate(self, genomes: np.ndarray, iteration: int, reevaluated: bool = False) -> Archive:
+        """Measure genomes in batches; each batch is appended to archive.jsonl as soon as it is measured
+        (re-evaluations after a supernet adaptation are marked `"reevaluated": true`)."""
         parts = []
         for start in range(0, len(genomes), self.cfg.eval_batch):
             g = genomes[start : start + self.cfg.eval_batch]
             err = np.asarray(self.evaluator.evaluate(g), dtype=np.float64).reshape(len(g))
             part = Archive(g, err, self.exact(g, self.names), np.full(len(g), iteration, dtype=np.int64))
             if self.log is not None:
-                self.log.append(part.records(self.space))
+                records = part.records(self.space)
+                if reevaluated:
+                    records = [{**r, "reevaluated": True} for r in records]
+                self.log.append(records)
             parts.append(part)
         out = Archive.empty(len(self.lo), self.names)
         for p in parts:
@@ -129,19 +145,23 @@ class _Search:
 
     def iterate(self, archive: Archive, iteration: int, rng: np.random.Generator) -> tuple[Archive, dict[str, Any],
                                                                                               Any]:
+        from threadpoolctl import threadpool_limits
+
         cfg, t = self.cfg, {"fit": 0.0, "nsga": 0.0, "select": 0.0, "eval": 0.0}
         seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=3)]
-        t0 = time.perf_counter()
-        predictor = create_predictor(cfg.predictor, seeds[0], **cfg.predictor_options)
-        predictor.fit(archive.genomes, archive.error)
-        t["fit"] = time.perf_counter() - t0
+        with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+            t0 = time.perf_counter()
+            predictor = create_predictor(cfg.predictor, seeds[0], **cfg.predictor_options)
+            predictor.fit(archive.genomes, archive.error)
+            t["fit"] = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        problem = GenomeProblem(self.exact, cfg.objectives, cfg.budgets, predictor.predict, self.lo, self.hi)
-        seed_pop = archive.take(survive(archive.F(cfg.objectives), cfg.pop_size, rng, archive.violation(cfg.budgets)))
-        keys = set(archive.keys())
-        result = run_nsga(problem, self.space, seed_pop.genomes, cfg.pop_size, cfg.generations, seeds[1], keys)
-        t["nsga"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            problem = GenomeProblem(self.exact, cfg.objectives, cfg.budgets, predictor.predict, self.lo, self.hi)
+            seed_pop = archive.take(survive(archive.F(cfg.objectives), cfg.pop_size, rng,
+                                            archive.violation(cfg.budgets)))
+            keys = set(archive.keys())
+            result = run_nsga(problem, self.space, seed_pop.genomes, cfg.pop_size, cfg.generations, seeds[1], keys)
+            t["nsga"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         new = np.array([k not in keys for k in keys_of(result.X)], dtype=bool)
@@ -210,16 +230,14 @@ class _Search:
 
 def run_search(config: SearchConfig, evaluator: Evaluator, space: SearchSpace, *, latency: LatencyFn | None = None,
                out: str | Path | None = None, resume: bool = False, progress: Progress | None = None,
-               adapt: Callable[[Archive], None] | None = None,
-               stop_after: int | None = None) -> SearchResult:
-    """Run (or with `resume`, continue) a NAT/NATv2 search; `out` gets archive.jsonl, state.pkl, front.json,
-    hv.csv and pareto.png. `adapt(archive)` adapts the super-network each iteration when `config.adapt` (the
-    archive is then re-evaluated). `stop_after` ends after that many iterations of this call (for tests)."""
+               adapter: Adapter | None = None, stop_after: int | None = None) -> SearchResult:
+    """Run (or with `resume`, continue) a NAT/NATv2 search; `out` gets archive.jsonl, state.json, front.json,
+    hv.csv and pareto.png. When `config.adapt`, `adapter` adapts the evaluator's super-network after every
+    iteration (its weights saved under `out/adapted/`), then the archive is re-evaluated. `stop_after` ends after
+    that many iterations of this call (for tests)."""
     out_dir = Path(out) if out is not None else None
     if resume and out_dir is None:
         raise ConfigError("resume needs the output directory of the search to continue")
-    if config.adapt and adapt is None:
-        raise ConfigError("adapt=True needs an adaptation hook; supernet adaptation training is not available yet")
     state_path = out_dir / STATE_FILE if out_dir is not None else None
     if resume:
         assert state_path is not None
@@ -227,7 +245,11 @@ def run_search(config: SearchConfig, evaluator: Evaluator, space: SearchSpace, *
         if stored != config.to_dict():
             log.warning("resuming with the configuration stored in %s, not the one given", state_path)
         config = SearchConfig.from_dict(stored)
-    elif state_path is not None and state_path.exists():
+    if config.adapt and adapter is None:
+        raise ConfigError("supernet adaptation (adapt=True, on in the nat preset) needs an adapter: "
+                          "hwnat.search.adapt.SupernetAdapter for a super-network, SyntheticAdapter for the "
+                          "synthetic evaluator; or set adapt=False")
+    if not resume and state_path is not None and state_path.exists():
         raise ConfigError(f"{str(out_dir)!r} already holds a search ({STATE_FILE}); pass --resume to continue it "
                           f"or choose another --out")
     search = _Search(config, evaluator, space, latency, out_dir)
@@ -236,6 +258,9 @@ def run_search(config: SearchConfig, evaluator: Evaluator, space: SearchSpace, *
         search.log.truncate(state.log_offset)
         if state.hv_bounds is not None:
             search.ideal, search.nadir = (np.asarray(b, dtype=np.float64) for b in state.hv_bounds)
+        if state.adapted is not None and adapter is not None:
+            assert out_dir is not None
+            adapter.load(out_dir / state.adapted)
     else:
         if search.log is not None:
             search.log.truncate(0)
@@ -252,21 +277,42 @@ def run_search(config: SearchConfig, evaluator: Evaluator, space: SearchSpace, *
     while state.iteration < config.iterations and (stop_after is None or done_here < stop_after):
         rng = state.rng()
         archive, row, predictor = search.iterate(state.archive, state.iteration, rng)
-        if config.adapt and adapt is not None:
-            adapt(archive)
-            archive.error = search.evaluate(archive.genomes, state.iteration + 1).error
-            row["hv"] = search.hv(archive)
+        adapted = state.adapted
+        if config.adapt and adapter is not None:
+            adapted = _adapt(search, adapter, archive, state.iteration + 1, rng, row)
         state = SearchState(state.iteration + 1, archive, rng.bit_generator.state,
                             search.log.offset if search.log else 0, state.evaluations + row["new"],
-                            [*state.history, {**row, "evaluations": state.evaluations + row["new"]}], predictor,
-                            state.hv_bounds)
+                            [*state.history, {**row, "evaluations": state.evaluations + row["new"]}],
+                            describe_predictor(predictor), state.hv_bounds, adapted)
         _checkpoint(search, state, state_path)
+        if out_dir is not None and adapted is not None:  # older adapted weights are no longer needed
+            for old in (out_dir / ADAPT_DIR).glob("iter-*"):
+                if old.name != Path(adapted).name:
+                    old.unlink(missing_ok=True)
         _report(progress, state.history[-1])
         done_here += 1
 
     front, trade = search.final(state.archive)
     search.write_outputs(state.archive, front, trade, state.history)
     return SearchResult(state.archive, front, trade, state.history, state.evaluations, out_dir)
+
+
+def _adapt(search: _Search, adapter: Adapter, archive: Archive, iteration: int, rng: np.random.Generator,
+           row: dict[str, Any]) -> str | None:
+    """Adapt the super-network, save its weights (before the state that names them), re-evaluate the archive."""
+    cfg = search.cfg
+    t0 = time.perf_counter()
+    row.update(adapter.adapt(archive, cfg.objectives, search.lo, search.hi, int(rng.integers(0, 2**31 - 1))))
+    name = None
+    if search.out is not None:
+        name = f"{ADAPT_DIR}/iter-{iteration:04d}{getattr(adapter, 'suffix', '')}"
+        adapter.save(search.out / name)
+    t1 = time.perf_counter()
+    archive.error = search.evaluate(archive.genomes, iteration, reevaluated=True).error
+    row.update({"hv_before_adapt": row["hv"], "hv": search.hv(archive), "best_feasible_error":
+                search.best_feasible(archive), "reevaluated": len(archive),
+                "time_adapt_s": round(t1 - t0, 4), "time_reeval_s": round(time.perf_counter() - t1, 4)})
+    return name
 
 
 def _checkpoint(search: _Search, state: SearchState, path: Path | None) -> None:

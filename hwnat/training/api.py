@@ -141,7 +141,7 @@ def _train(sp: SearchSpace, width: float, dataset: ImageDataset, cfg: TrainConfi
     if cfg.channels_last:
         net.to(memory_format=torch.channels_last)
     native = dataset.resolution
-    augment = _train_transform(native, cfg.augment)
+    augment = training_transform(native, cfg.augment)
     loader = ShardedLoader(splits.train, batch_size=cfg.batch_size, transform=augment, seed=seed, rank=ctx.rank,
                            world_size=ctx.world_size, max_steps=cfg.max_steps_per_epoch)
     from hwnat.training.validate import EvalData
@@ -161,7 +161,7 @@ def _train(sp: SearchSpace, width: float, dataset: ImageDataset, cfg: TrainConfi
     state = Trainer(run, state, payload, on_epoch).train()
     supernet_path = out_dir / SUPERNET_FILE
     if ctx.is_main:
-        ckpt.atomic_save({"format": ckpt.SUPERNET_FORMAT, **identity, "config": cfg.to_dict(),
+        ckpt.atomic_save({"format": ckpt.SUPERNET_FORMAT, **identity, "config": cfg.to_dict(), "seed": seed,
                           "state_dict": net.state_dict()}, supernet_path)
     result = TrainResult(out_dir, supernet_path, out_dir / LOG_FILE, sp, width, cfg,
                          _phase_results(phases, state), state.history, net.to("cpu"))
@@ -201,7 +201,8 @@ def _resolutions(sp: SearchSpace, cfg: TrainConfig) -> tuple[int, ...]:
     return cfg.resolutions
 
 
-def _train_transform(native: int, augment: str) -> Any:
+def training_transform(native: int, augment: str) -> Any:
+    """The training augmentation of a run (its config's `augment`) for images of `native` pixels."""
     if augment == "none":
         normalize = Normalize(IMAGENET_MEAN, IMAGENET_STD)
         return lambda x, generator=None: normalize(x)

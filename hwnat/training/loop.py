@@ -21,7 +21,7 @@ from hwnat.supernet import OFAMobileNetV3
 from hwnat.training import checkpoint as ckpt
 from hwnat.training.batches import ShardedLoader, calibration_batches, prepare
 from hwnat.training.config import TrainConfig
-from hwnat.training.distill import Teacher, build_teacher, distillation_loss
+from hwnat.training.distill import Teacher, build_teacher
 from hwnat.training.distributed import (
     DistContext,
     barrier,
@@ -32,6 +32,7 @@ from hwnat.training.distributed import (
 from hwnat.training.optim import WarmupCosine, make_optimizer
 from hwnat.training.phases import PhaseSpec, sample_phase_arch
 from hwnat.training.state import BestRecord, TrainState
+from hwnat.training.step import train_step
 from hwnat.training.validate import EvalData, evaluate_subnets, validation_archs
 
 log = logging.getLogger("hwnat.training")
@@ -168,25 +169,15 @@ class Trainer:
             resolution = int(rng.choice(run.resolutions))
             x = prepare(x, resolution, run.ctx.device, cfg.channels_last)
             y = y.to(run.ctx.device, non_blocking=True)
-            exit_logits = teacher.exit_logits(x) if teacher is not None and settings.kd_ratio > 0 else None
-            optimizer.zero_grad(set_to_none=True)
-            step_loss = 0.0
-            for _ in range(settings.subnets_per_step):
-                arch = sample_phase_arch(run.space, phase.choices, rng, run.width_mult, resolution)
-                net.set_active_subnet(arch)
-                target = None
-                if exit_logits is not None and teacher is not None:
-                    target = teacher.soft_target(exit_logits, cfg.ens_kd, arch.exit_stage(run.space))
-                loss = distillation_loss(model(x), y, target, settings.kd_ratio, cfg.label_smoothing)
-                loss.backward()
-                step_loss += float(loss.detach())
-            optimizer.step()
-            schedule.step()
-            total += step_loss / settings.subnets_per_step
+            archs = [sample_phase_arch(run.space, phase.choices, rng, run.width_mult, resolution)
+                     for _ in range(settings.subnets_per_step)]
+            step_loss = train_step(net, x, y, archs, optimizer, schedule=schedule, teacher=teacher,
+                                   kd_ratio=settings.kd_ratio, label_smoothing=cfg.label_smoothing,
+                                   ens_kd=cfg.ens_kd, model=model)
+            total += step_loss
             count += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{step_loss / settings.subnets_per_step:.3f}", lr=f"{schedule.lr:.2e}",
-                            refresh=False)
+            bar.set_postfix(loss=f"{step_loss:.3f}", lr=f"{schedule.lr:.2e}", refresh=False)
         net.set_active_subnet(max_arch(run.space, run.width_mult))
         return total / max(1, count)
 

@@ -25,7 +25,7 @@ TINY = {"archive_size": 10, "pop_size": 10, "generations": 2, "candidates": 3, "
 def tiny(algorithm: str = "natv2", **kw):
     opts = {**TINY, **kw}
     if algorithm == "nat":
-        opts.update(predictor="rbf", predictor_options={"members": 5})
+        opts = {**TINY, "predictor": "rbf", "predictor_options": {"members": 5}, "adapt": False, **kw}
     return make_config("smoke", algorithm, **opts)
 
 
