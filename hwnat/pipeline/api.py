@@ -27,15 +27,17 @@ def build(target: str, budget: str | dict[str, Any], *, data: str = "digits", su
     constraints, measure the best candidates on the target, fine-tune, export, benchmark and report.
 
     Every stage's result is kept in `out` with a fingerprint of its inputs; `resume` continues a build that was
-    stopped, redoing nothing that completed. Returns the report also written to out/report.{json,md,html}.
+    stopped, redoing nothing that completed. `on_stage(stage, line)` receives a line as each stage starts (and
+    per search iteration). Returns the report also written to out/report.{json,md,html}.
     """
     req = BuildRequest.make(target, budget, data=data, supernet=supernet, preset=preset, formats=formats, out=out,
                             cache=cache, space=space, variant=variant, width=width, seed=seed, device=device)
     check_writable(req.out, "--out")
     check_writable(req.cache_dir, "--cache")
     ctx = _context(req, resume, progress)
+    ctx.notify = on_stage
     try:
-        run_stages(ctx, STAGES, on_stage)
+        run_stages(ctx, STAGES)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise HwnatError(f"the disk is full ({exc.filename or req.out}); completed stages are kept in "

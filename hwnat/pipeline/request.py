@@ -14,16 +14,19 @@ DEFAULT_SPACE = "mbv3-small-input"
 
 # Sizes of every stage per build preset. "train", "search" and "finetune" name those stages' own presets;
 # "candidates" = most accurate feasible subnets of the search measured end to end on the target before choosing.
-# Training settings for datasets under SMALL_DATA_IMAGES images (digits: 1,797): the training presets are sized
-# for CIFAR-10's 45,000 images, where an epoch has 700 steps; on a small dataset the same epochs are a few dozen
-# steps and the teacher stays near chance (digits, quick preset: 51%). Smaller batches, a higher teacher learning
-# rate and more teacher epochs reach 96% there (largest subnet after the teacher phase). One thread: on such small
-# tensors a second one gains little, and on a busy 2-core machine it made steps several times slower.
+# Settings for datasets under SMALL_DATA_IMAGES images (digits: 1,797) with the quick preset. The stages' quick
+# presets are sized for CIFAR-10's 45,000 images: there an epoch has 700 steps, here a few dozen, and the teacher
+# stays near chance (digits, quick training preset: 51%); smaller batches, a higher teacher learning rate and more
+# teacher epochs reach 94-96%. The search and fine-tuning are cut to what a 10-minute build affords (the quick
+# search alone took 14 minutes on a busy 2-core machine). One thread: on such small tensors a second one gains
+# little, and on a busy 2-core machine it made training steps several times slower.
 SMALL_DATA_IMAGES = 10_000
-SMALL_DATA_TRAINING: dict[str, Any] = {
-    "train": {"batch_size": 32, "threads": 1},
-    "phases": {"teacher": {"epochs": 6, "lr": 0.1}, "kernel": {"lr": 0.03}, "depth": {"lr": 0.03},
-               "expand": {"lr": 0.03}, "level": {"lr": 0.03}, "height": {"lr": 0.03}},
+SMALL_DATA_OVERRIDES: dict[str, dict[str, Any]] = {
+    "train": {"train": {"batch_size": 32, "threads": 1},
+              "phases": {"teacher": {"epochs": 6, "lr": 0.1}, "kernel": {"lr": 0.03}, "depth": {"lr": 0.03},
+                         "expand": {"lr": 0.03}, "level": {"lr": 0.03}, "height": {"lr": 0.03}}},
+    "search": {"archive_size": 40, "preprocess_factor": 2, "iterations": 6, "pop_size": 40},
+    "finetune": {"max_epochs": 5, "patience": 2, "threads": 1},
 }
 
 BUILD_PRESETS: dict[str, dict[str, Any]] = {

@@ -34,6 +34,7 @@ class BuildContext:
     width: float
     resolutions: tuple[int, ...]
     progress: bool = True
+    notify: Callable[[str, str], None] | None = None  # (stage, line): progress lines for the terminal
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     fingerprints: dict[str, str] = field(default_factory=dict)
 
@@ -144,15 +145,15 @@ def _supernet_inputs(ctx: BuildContext) -> dict[str, Any]:
         stat = given.stat()
         return {"given": str(given.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     return {"space": ctx.space.fingerprint, "width": ctx.width, "data": data_identity(ctx.dataset),
-            "preset": ctx.settings["train"], "overrides": training_overrides(ctx), "seed": ctx.request.seed}
+            "preset": ctx.settings["train"], "overrides": small_data_overrides(ctx, "train"), "seed": ctx.request.seed}
 
 
-def training_overrides(ctx: BuildContext) -> dict[str, Any]:
-    """SMALL_DATA_TRAINING for a small dataset with the quick preset; nothing otherwise."""
-    from hwnat.pipeline.request import SMALL_DATA_IMAGES, SMALL_DATA_TRAINING
+def small_data_overrides(ctx: BuildContext, stage_name: str) -> dict[str, Any]:
+    """SMALL_DATA_OVERRIDES[stage_name] for a small dataset with the quick preset; nothing otherwise."""
+    from hwnat.pipeline.request import SMALL_DATA_IMAGES, SMALL_DATA_OVERRIDES
 
-    small = len(ctx.dataset) < SMALL_DATA_IMAGES and ctx.settings["train"] == "quick"
-    return SMALL_DATA_TRAINING if small else {}
+    small = len(ctx.dataset) < SMALL_DATA_IMAGES and ctx.request.preset == "quick"
+    return dict(SMALL_DATA_OVERRIDES[stage_name]) if small else {}
 
 
 @stage("supernet", _supernet_inputs)
@@ -177,7 +178,7 @@ def supernet(ctx: BuildContext) -> dict[str, Any]:
         return {"path": str(folder / SUPERNET_FILE), "trained": False, "source": "cache"}
     resume = (folder / "checkpoints" / "last.pt").exists()
     result = train_supernet(ctx.space, ctx.dataset, width_mult=ctx.width, preset=ctx.settings["train"], out=folder,
-                            overrides=training_overrides(ctx), resume=resume, device=ctx.request.device,
+                            overrides=small_data_overrides(ctx, "train"), resume=resume, device=ctx.request.device,
                             seed=ctx.request.seed, progress=ctx.progress)
     return {"path": str(result.supernet_path), "trained": True, "source": "trained", "resumed": resume,
             "phases": [vars(p) for p in result.phases]}
@@ -189,7 +190,8 @@ def search_config(ctx: BuildContext) -> Any:
 
     objectives = ("error", "latency")
     return make_config(ctx.settings["search"], "natv2", objectives=objectives, budgets=dict(ctx.request.budgets),
-                       seed=ctx.request.seed, width_mult=ctx.width, resolutions=ctx.resolutions)
+                       seed=ctx.request.seed, width_mult=ctx.width, resolutions=ctx.resolutions,
+                       **small_data_overrides(ctx, "search"))
 
 
 def _search_inputs(ctx: BuildContext) -> dict[str, Any]:
@@ -211,17 +213,20 @@ def search(ctx: BuildContext) -> dict[str, Any]:
                                    device=ctx.request.device, val_images=ctx.settings["val_images"])
     resume = (out / STATE_FILE).exists()
     result = run_search(cfg, evaluator, ctx.space, latency=table_latency(ctx.table(), ctx.space), out=out,
-                        resume=resume, progress=_search_progress if ctx.progress else None)
+                        resume=resume, progress=lambda row: _search_progress(ctx, row))
     feasible = result.archive.take(np.flatnonzero(result.archive.violation(cfg.budgets) == 0))
     return {"out": str(out), "evaluations": result.evaluations, "hv": result.history[-1]["hv"],
             "archive_size": len(result.archive), "feasible": feasible.records(ctx.space),
             "front": result.front.records(ctx.space), "resumed": resume}
 
 
-def _search_progress(row: dict[str, Any]) -> None:
+def _search_progress(ctx: BuildContext, row: dict[str, Any]) -> None:
     best = row.get("best_feasible_error")
-    log.warning("search iteration %d: HV %.4f, archive %d, best feasible error %s", row["iteration"], row["hv"],
-                row["archive_size"], "-" if best is None else f"{100 * best:.2f}%")
+    line = (f"  search iteration {row['iteration']}: HV {row['hv']:.4f}, archive {row['archive_size']}, best "
+            f"feasible error {'-' if best is None else f'{100 * best:.2f}%'}")
+    if ctx.notify is not None:
+        ctx.notify("search", line)
+    log.info(line.strip())
 
 
 # -- selection, measured on the target -------------------------------------------------------------------
@@ -278,7 +283,8 @@ def _measure_candidates(ctx: BuildContext, backend: Any, records: list[dict[str,
 
 # -- fine-tuning --------------------------------------------------------------------------------------------
 def _finetune_inputs(ctx: BuildContext) -> dict[str, Any]:
-    return {**upstream(ctx, "select"), "preset": ctx.settings["finetune"], "seed": ctx.request.seed}
+    return {**upstream(ctx, "select"), "preset": ctx.settings["finetune"],
+            "overrides": small_data_overrides(ctx, "finetune"), "seed": ctx.request.seed}
 
 
 @stage("finetune", _finetune_inputs)
@@ -289,7 +295,8 @@ def finetune(ctx: BuildContext) -> dict[str, Any]:
 
     out = ctx.run.path("finetune")
     result = run_finetune(ctx.results["supernet"]["path"], ctx.results["select"]["chosen"]["arch_id"], ctx.dataset,
-                          out=out, preset=ctx.settings["finetune"], seed=ctx.request.seed,
+                          out=out, preset=ctx.settings["finetune"], overrides=small_data_overrides(ctx, "finetune"),
+                          seed=ctx.request.seed,
                           resume=last_path(out).exists(), progress=ctx.progress, device=ctx.request.device)
     summary = result.to_dict()
     summary.pop("history", None)
@@ -353,7 +360,7 @@ def _budget_text(budgets: dict[str, float]) -> str:
     return ", ".join(f"{k} ≤ {format_quantity(k, v)}" for k, v in budgets.items())
 
 
-def run_stages(ctx: BuildContext, stages: list[Stage], on_stage: Callable[[str, str], None] | None = None) -> None:
+def run_stages(ctx: BuildContext, stages: list[Stage]) -> None:
     """Run each stage unless the run folder holds its result for the same inputs."""
     import time
 
@@ -363,11 +370,11 @@ def run_stages(ctx: BuildContext, stages: list[Stage], on_stage: Callable[[str, 
         cached = ctx.run.cached(st.name, fp)
         if cached is not None:
             ctx.results[st.name] = cached
-            if on_stage:
-                on_stage(st.name, f"[{i}/{len(stages)}] {st.name}: reused")
+            if ctx.notify:
+                ctx.notify(st.name, f"[{i}/{len(stages)}] {st.name}: reused")
             continue
-        if on_stage:
-            on_stage(st.name, f"[{i}/{len(stages)}] {st.name} ...")
+        if ctx.notify:
+            ctx.notify(st.name, f"[{i}/{len(stages)}] {st.name} ...")
         start = time.perf_counter()
         result = st.run(ctx)
         ctx.results[st.name] = result
