@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,15 @@ MARKER_CHECKS: dict[str, Callable[[], Availability]] = {
     "tensorrt": lambda: get_runtime("tensorrt").availability(),
     "openvino": lambda: get_runtime("openvino").availability(),
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # One intra-op thread per test process (and the subprocesses tests start): `pytest -n 2` on a 2-core machine
+    # already runs two processes, and torch's default of one thread per core each made the training tests several
+    # times slower than with one thread (oversubscription). Set before torch is imported; tests may still call
+    # torch.set_num_threads themselves.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
