@@ -43,6 +43,20 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int | None
     return atomic_write_text(path, json.dumps(obj, indent=indent) + ("\n" if indent else ""))
 
 
+def atomic_write_jsonl(path: str | os.PathLike[str], records: list[Any]) -> Path:
+    """One JSON object per line, written atomically (logs rewritten from a run's history)."""
+    return atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
+
+
+def make_writable_dir(path: str | os.PathLike[str]) -> Path:
+    """Create the folder and prove a file can be written in it; OSError otherwise (callers name their flag)."""
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".hwnat-write-test-"):
+        pass
+    return folder
+
+
 def read_json(path: str | os.PathLike[str], what: str, error: type[HwnatError] = HwnatError) -> Any:
     """Parsed JSON of `path`; a missing or unparsable file raises `error` naming `what` and the path."""
     p = Path(path)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from hwnat.errors import ConfigError, HwnatError
 from hwnat.export.formats import ExportFormat, parse_formats
 from hwnat.export.options import ExportOptions
+from hwnat.io import make_writable_dir
 
 if TYPE_CHECKING:
     from torch import nn
@@ -90,9 +91,7 @@ def predicted_latency(target: TargetSpec, info: SubnetInfo) -> tuple[float | Non
 def check_out_dir(out_dir: Path) -> Path:
     """`out_dir`, created; ConfigError naming it when it cannot be created or written."""
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".hwnat-write-test-"):
-            pass
+        make_writable_dir(out_dir)
     except OSError as exc:
         raise ConfigError(f"output directory {str(out_dir)!r} cannot be written: {exc.strerror or exc}") from exc
     return out_dir

@@ -9,7 +9,7 @@ from typing import Any
 
 from hwnat import __version__
 from hwnat.errors import CheckpointError
-from hwnat.training.checkpoint import LAST, atomic_save, load_file
+from hwnat.training.checkpoint import LAST, atomic_save, load_versioned
 
 FORMAT = "hwnat.finetune"
 SCHEMA_VERSION = 1
@@ -63,14 +63,7 @@ def save(out: Path, identity: Mapping[str, Any], config: Mapping[str, Any], seed
 
 def load(path: Path) -> dict[str, Any]:
     """A fine-tuning checkpoint, loaded with weights_only; anything else is a CheckpointError naming the file."""
-    data = load_file(path)
-    if data.get("format") != FORMAT:
-        raise CheckpointError(f"{str(path)!r} is not an hwnat fine-tuning checkpoint (format {data.get('format')!r}, "
-                              f"expected {FORMAT!r})")
-    if data.get("schema_version") != SCHEMA_VERSION:
-        raise CheckpointError(f"{str(path)!r} has schema version {data.get('schema_version')!r}; this hwnat reads "
-                              f"{SCHEMA_VERSION}")
-    return data
+    return load_versioned(path, FORMAT, SCHEMA_VERSION, "fine-tuning checkpoint")
 
 
 def check_identity(stored: Mapping[str, Any], current: Mapping[str, Any], path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -24,6 +23,7 @@ from hwnat.finetune.config import FinetuneConfig
 from hwnat.finetune.data import FinetuneData, Transform
 from hwnat.finetune.optimizers import create_optimizer
 from hwnat.finetune.student import build_student, exit_logits, exit_stages
+from hwnat.io import atomic_write_jsonl
 from hwnat.space.arch import Arch
 from hwnat.supernet import OFAMobileNetV3, recalibrate_bn
 from hwnat.training.batches import ShardedLoader, calibration_batches, prepare
@@ -237,7 +237,7 @@ class FinetuneLoop:
                     model=None if model is None else model.state_dict(),
                     optimizer=None if optimizer is None else optimizer.state_dict(),
                     rng=rng_state())
-        write_log(job.out / LOG_FILE, self.cursor.history)
+        atomic_write_jsonl(job.out / LOG_FILE, self.cursor.history)
 
     def _report(self, record: dict[str, Any], bar: Any) -> None:
         if self.job.on_epoch is not None:
@@ -274,13 +274,6 @@ def evaluate(model: nn.Module, dataset: ImageDataset, transform: Transform, reso
     model.train(was_training)
     n = max(1, total)
     return [(c / n, s / n) for c, s in zip(correct, losses)]
-
-
-def write_log(path: Path, history: list[dict[str, Any]]) -> None:
-    """Rewrite the JSONL log from the history (a resumed run's log has each epoch exactly once)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in history))
-    tmp.replace(path)
 
 
 def summary(record: dict[str, Any]) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hwnat.errors import ConfigError, unknown_name
+from hwnat.io import make_writable_dir
 from hwnat.space.spec import SearchSpace
 
 DEFAULT_SPACE = "mbv3-small-input"
@@ -114,9 +114,6 @@ class BuildRequest:
 def check_writable(folder: Path, flag: str) -> None:
     """Create `folder` and prove a file can be written in it, else a ConfigError naming the flag."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".hwnat-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        make_writable_dir(folder)
     except OSError as exc:
         raise ConfigError(f"{flag}: cannot write to {str(folder)!r} ({exc.strerror or exc})") from exc

@@ -60,15 +60,20 @@ def load_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_training_checkpoint(path: Path) -> dict[str, Any]:
+def load_versioned(path: Path, fmt: str, schema_version: int, what: str) -> dict[str, Any]:
+    """load_file, then refuse a file of another format or schema version (naming the file and both values)."""
     data = load_file(path)
-    if data.get("format") != FORMAT:
-        raise CheckpointError(f"{str(path)!r} is not an hwnat training checkpoint (format "
-                              f"{data.get('format')!r}, expected {FORMAT!r})")
-    if data.get("schema_version") != SCHEMA_VERSION:
+    if data.get("format") != fmt:
+        raise CheckpointError(f"{str(path)!r} is not an hwnat {what} (format {data.get('format')!r}, "
+                              f"expected {fmt!r})")
+    if data.get("schema_version") != schema_version:
         raise CheckpointError(f"{str(path)!r} has schema version {data.get('schema_version')!r}; "
-                              f"this hwnat reads {SCHEMA_VERSION}")
+                              f"this hwnat reads {schema_version}")
     return data
+
+
+def load_training_checkpoint(path: Path) -> dict[str, Any]:
+    return load_versioned(path, FORMAT, SCHEMA_VERSION, "training checkpoint")
 
 
 def space_identity(space: SearchSpace, width_mult: float) -> dict[str, Any]:

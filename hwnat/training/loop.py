@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import resource
 import sys
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from hwnat.io import atomic_write_jsonl
 from hwnat.space.arch import max_arch
 from hwnat.space.spec import SearchSpace
 from hwnat.supernet import OFAMobileNetV3
@@ -228,7 +228,7 @@ class Trainer:
             if phase_end:
                 finished = run.phases[self.state.phase - 1]
                 ckpt.atomic_save(payload, run.checkpoint_dir / f"phase-{finished.index}-{finished.name}.pt")
-            write_log(run.out / LOG_FILE, self.state.history)
+            atomic_write_jsonl(run.out / LOG_FILE, self.state.history)
             self._prune_best_files()
         barrier(run.ctx)
 
@@ -237,13 +237,6 @@ class Trainer:
         for path in self.run.checkpoint_dir.glob("best-*.pt"):
             if path.name not in keep:
                 path.unlink(missing_ok=True)
-
-
-def write_log(path: Path, history: list[dict[str, Any]]) -> None:
-    """Rewrite the JSONL log from the history (so a resumed run's log has each epoch exactly once)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(r, sort_keys=False) + "\n" for r in history))
-    tmp.replace(path)
 
 
 def _summary(record: dict[str, Any]) -> str:
