@@ -1,5 +1,6 @@
-"""Turn the timings.json a board returned into a latency table: unit entries, the calibration fitted on the whole
-networks the board measured, the validation on the held-out ones, and the board's runtime version and device."""
+"""Turn the timings.json a board returned into a latency table: unit entries (from the timings of their jobs, as a
+local profile), the calibration fitted on the whole networks the board measured, the validation on the held-out
+ones, and the board's runtime version and device."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import numpy as np
 
 from hwnat.errors import ConfigError, SpaceError
 from hwnat.io import read_json
+from hwnat.latency.blocks import Unit
 from hwnat.latency.bundle import BundleError, check_manifest, read_manifest
 from hwnat.latency.calibration import Calibration, fit_calibration
 from hwnat.latency.identity import SpaceIdentity, TargetIdentity
+from hwnat.latency.jobs import JobPlan, plan_jobs
 from hwnat.latency.store import default_table_path
 from hwnat.latency.table import LatencyTable
 from hwnat.latency.timing import DEFAULT_STATISTIC, UnitTiming, combine_passes
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TIMINGS_SCHEMA_VERSION = 1
+TIMINGS_SCHEMA_VERSION = 2
 SHOW_MISSING = 5
 BOARD_KEYS = ("runtime", "runtime_version", "device_name", "host", "wall_s", "resumed_from")
 
@@ -41,7 +44,7 @@ def load_timings(path: str | os.PathLike[str]) -> dict[str, Any]:
     if version != TIMINGS_SCHEMA_VERSION:
         raise BundleError(f"board timings {path} have schema version {version!r}; this hwnat reads version "
                           f"{TIMINGS_SCHEMA_VERSION}: run the run.py shipped in a bundle of this hwnat")
-    missing = [k for k in ("bundle_id", "runtime", "runtime_version", "device_name", "units", "networks")
+    missing = [k for k in ("bundle_id", "runtime", "runtime_version", "device_name", "jobs", "networks")
                if k not in data]
     if missing:
         raise BundleError(f"board timings {path} are corrupt: missing key(s) {', '.join(missing)}")
@@ -63,16 +66,16 @@ def _manifest(timings: dict[str, Any], timings_path: Path, bundle: Any) -> dict[
 
 
 def missing_entries(manifest: dict[str, Any], timings: dict[str, Any]) -> list[str]:
-    """Unit keys and network arch ids of the manifest that the timings lack, in manifest order."""
-    units = [u["key"] for u in manifest["units"] if u["key"] not in timings["units"]]
+    """Job keys and network arch ids of the manifest that the timings lack, in manifest order."""
+    jobs = [j["key"] for j in manifest["jobs"] if j["key"] not in timings["jobs"]]
     nets = [f"network {n['arch_id']}" for n in manifest["networks"] if n["arch_id"] not in timings["networks"]]
-    return units + nets
+    return jobs + nets
 
 
 def _check_complete(manifest: dict[str, Any], timings: dict[str, Any], path: Path) -> None:
     missing = missing_entries(manifest, timings)
     if missing:
-        total = len(manifest["units"]) + len(manifest["networks"])
+        total = len(manifest["jobs"]) + len(manifest["networks"])
         more = f" and {len(missing) - SHOW_MISSING} more" if len(missing) > SHOW_MISSING else ""
         raise BundleError(f"board timings {path} lack {len(missing)} of {total} entries: "
                           f"{', '.join(missing[:SHOW_MISSING])}{more}; run `python3 run.py` in the bundle on the "
@@ -162,18 +165,32 @@ def calibrate_from_board(table: LatencyTable, space: SearchSpace, manifest: dict
     return out
 
 
-def _unit_passes(manifest: dict[str, Any], timings: dict[str, Any], path: Path) -> dict[str, list[UnitTiming]]:
-    """Per-pass timings of each unit (one pass: the unit's entry itself)."""
-    per_pass = timings.get("unit_passes") or {}
+def job_plan(manifest: dict[str, Any], path: Path) -> JobPlan:
+    """The jobs of the manifest's units in its mode, planned again here; they must be the jobs the bundle holds."""
     try:
-        return {u["key"]: [UnitTiming.from_dict(s) for s in per_pass.get(u["key"], [timings["units"][u["key"]]])]
-                for u in manifest["units"]}
+        units = [Unit.from_dict(u) for u in manifest["units"]]
+        plan = plan_jobs(units, manifest["unit_mode"])
+    except (KeyError, TypeError, ValueError, ConfigError, SpaceError) as exc:
+        raise BundleError(f"the bundle of board timings {path} holds a malformed unit or mode: {exc!r}") from exc
+    same_units = [u.key for u in units] == [u["key"] for u in manifest["units"]]
+    if not same_units or [j.key for j in plan.jobs] != [j["key"] for j in manifest["jobs"]]:
+        raise BundleError(f"the bundle of board timings {path} lists units or jobs this hwnat plans differently: "
+                          f"import them with the hwnat that wrote the bundle")
+    return plan
+
+
+def _job_passes(manifest: dict[str, Any], timings: dict[str, Any], path: Path) -> dict[str, list[UnitTiming]]:
+    """Per-pass timings of each job, already scaled by the speed probe on the board (one pass: the job's entry)."""
+    per_pass = timings.get("job_passes") or {}
+    try:
+        return {j["key"]: [UnitTiming.from_dict(s) for s in per_pass.get(j["key"], [timings["jobs"][j["key"]]])]
+                for j in manifest["jobs"]}
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"board timings {path} hold a malformed entry: {exc!r}") from exc
 
 
 def _spread(passes: dict[str, list[UnitTiming]]) -> float | None:
-    """Median over units of (max − min) / median of their pass p50s (None with one pass)."""
+    """Median over jobs of (max − min) / median of their pass p50s (None with one pass)."""
     p50 = np.array([[s.p50_ms for s in row] for row in passes.values()])
     if p50.size == 0 or p50.shape[1] < 2:
         return None
@@ -187,17 +204,18 @@ def table_from_timings(timings: dict[str, Any], manifest: dict[str, Any], space:
     identity = TargetIdentity(spec.name, spec.fingerprint(), spec.runtime, str(timings["runtime_version"]),
                               spec.device, str(timings["device_name"]), spec.precision, spec.threads, spec.batch,
                               bool(manifest["target"]["remote"]))
-    passes = _unit_passes(manifest, timings, path)
-    entries = {key: combine_passes(per_pass) for key, per_pass in passes.items()}
+    plan = job_plan(manifest, path)
+    passes = _job_passes(manifest, timings, path)
+    entries = plan.entries({key: combine_passes(per_pass) for key, per_pass in passes.items()})
     lacking = [key for key, entry in entries.items() if getattr(entry, DEFAULT_STATISTIC) is None]
     if lacking:
         raise BundleError(f"board timings {path} lack the {DEFAULT_STATISTIC} of {len(lacking)} unit(s), e.g. "
                           f"{lacking[0]}: use the run.py of a bundle written by this hwnat")
     timing = manifest["timing"]["units"]
     n_passes = int(timing.get("passes", 1))
-    profiling = {"source": "board", "bundle_id": manifest["bundle_id"],
+    profiling = {"source": "board", "bundle_id": manifest["bundle_id"], "mode": plan.mode, "jobs": len(plan.jobs),
                  "timing_per_pass": {k: v for k, v in timing.items() if k not in ("passes", "seed")},
-                 "passes": n_passes, "units": len(entries), "measured_timings": len(entries) * n_passes,
+                 "passes": n_passes, "units": len(entries), "measured_timings": len(plan.jobs) * n_passes,
                  "wall_s": timings.get("wall_s"), "pass_spread": _spread(passes),
                  "timed_calls": int(sum(s.n for s in entries.values())),
                  "board": {k: timings[k] for k in BOARD_KEYS if k in timings}}

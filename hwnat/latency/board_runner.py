@@ -6,8 +6,11 @@ cuda-python); never torch or hwnat. Run it inside the extracted bundle:
 
     python3 run.py [--out timings.json] [--runtime ort|openvino|tensorrt]
 
-Every completed measurement is appended to <out>.journal.jsonl: run it again after an interruption and it
-resumes where it stopped. The runtime is configured and the calls are timed as hwnat's backends do.
+Each unit is measured as the bundle's jobs (alone, or between context layers with a reference job subtracted
+back home); a speed probe timed just before each job rescales it by (median probe of the run) / (probe then), as
+hwnat's profiler does. Every completed measurement (raw, with its probe sample) is appended to
+<out>.journal.jsonl: run it again after an interruption and it resumes where it stopped. The runtime is configured
+and the calls are timed as hwnat's backends do.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,12 +33,14 @@ try:
 except ImportError:
     sys.exit("error: numpy is not installed on this device: pip install numpy")
 
-RUNNER_VERSION = 1
-BUNDLE_SCHEMA_VERSIONS = (1,)
-TIMINGS_SCHEMA_VERSION = 1
-JOURNAL_VERSION = 1
+RUNNER_VERSION = 2
+BUNDLE_SCHEMA_VERSIONS = (2,)
+TIMINGS_SCHEMA_VERSION = 2
+JOURNAL_VERSION = 2
 RUNTIMES = ("ort", "openvino", "tensorrt")
 UNIT_INPUT_SEED = 0
+PROBE_INPUT_SEED = 0
+SCALED_FIELDS = ("p50_ms", "p90_ms", "mean_ms", "std_ms", "p10_ms", "min_ms")
 PROGRESS_EVERY_S = 2.0
 
 ORT_OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
@@ -404,7 +410,7 @@ class Journal:
         for line in lines[1:]:
             try:
                 row = json.loads(line)
-                if row.get("kind") not in ("unit", "net"):
+                if row.get("kind") not in ("job", "net"):
                     raise ValueError(line)
             except (ValueError, AttributeError):
                 break
@@ -478,7 +484,8 @@ def load_manifest(bundle: Path) -> dict[str, Any]:
     if version not in BUNDLE_SCHEMA_VERSIONS:
         raise RunnerError(f"{path} has bundle schema version {version!r}; this runner reads "
                           f"{list(BUNDLE_SCHEMA_VERSIONS)}: use the run.py shipped with the bundle")
-    missing = [m["file"] for m in manifest["units"] + manifest["networks"] if not (bundle / m["file"]).is_file()]
+    models = manifest["jobs"] + manifest["networks"] + [manifest["probe"]]
+    missing = [m["file"] for m in models if not (bundle / m["file"]).is_file()]
     if missing:
         raise RunnerError(f"bundle {bundle} lacks {len(missing)} model file(s): {', '.join(missing[:5])}"
                           + (" ..." if len(missing) > 5 else ""))
@@ -505,28 +512,74 @@ def combine_passes(passes: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "p10_ms": float(np.median([s["p10_ms"] for s in passes])), "min_ms": float(min(s["min_ms"] for s in passes))}
 
 
-def measure_units(runtime: Any, bundle: Path, manifest: dict[str, Any], journal: Journal,
-                  done: dict[tuple[str, int], dict[str, Any]], progress: bool) -> None:
-    """Time every unit in each pass, each pass in its own seeded shuffled order (the order of hwnat's
-    profile_units), journalling each (unit, pass) as soon as it is timed."""
+class Probe:
+    """The bundle's speed-probe model compiled once; `sample()`: its p10 (ms) over a short window, now (as
+    hwnat.latency.probe.SpeedProbe)."""
+
+    def __init__(self, runtime: Any, bundle: Path, entry: dict[str, Any]) -> None:
+        shape = _shape(entry)
+        self.model = runtime.compile(bundle / entry["file"], shape)
+        self.x = np.random.default_rng(PROBE_INPUT_SEED).standard_normal(shape).astype(np.float32)
+        self.timing = Timing.from_dict(entry["timing"])
+
+    def sample(self) -> float:
+        return float(np.percentile(self.model.time_calls(self.x, self.timing), 10) * 1e3)
+
+    def close(self) -> None:
+        self.model.close()
+
+
+def session_medians(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """Median probe sample of each run (session) of the journal (as hwnat.latency.profiler._session_medians)."""
+    samples: dict[str, list[float]] = {}
+    for row in rows:
+        if row.get("probe_ms") is not None:
+            samples.setdefault(str(row.get("session", "")), []).append(float(row["probe_ms"]))
+    return {s: float(np.median(v)) for s, v in samples.items()}
+
+
+def normalise(row: dict[str, Any], medians: dict[str, float]) -> dict[str, Any]:
+    """A job's stats scaled by (median probe of its session) / (its probe sample), unchanged without a probe
+    sample (as hwnat.latency.probe.normalise)."""
+    probe, median = row.get("probe_ms"), medians.get(str(row.get("session", "")))
+    if probe is None or median is None or probe <= 0:
+        return dict(row["stats"])
+    factor = median / float(probe)
+    return {k: (v * factor if k in SCALED_FIELDS and v is not None else v) for k, v in row["stats"].items()}
+
+
+def measure_jobs(runtime: Any, bundle: Path, manifest: dict[str, Any], journal: Journal,
+                 done: dict[tuple[str, int], dict[str, Any]], session: str, progress: bool) -> None:
+    """Time every job in each pass, each pass in its own seeded shuffled order (the order of hwnat's
+    profile_units), the probe sampled just before each; each (job, pass) is journalled raw with its probe sample
+    as soon as it is timed."""
     spec = manifest["timing"]["units"]
     timing, passes, seed = Timing.from_dict(spec), int(spec.get("passes", 1)), int(spec.get("seed", 0))
-    units = manifest["units"]
-    left = [[u for u in units if (u["key"], p) not in done] for p in range(passes)]
-    bar = Progress("units", sum(len(pending) for pending in left), progress)
-    for p, pending in enumerate(left):
-        for i in np.random.default_rng([seed, p]).permutation(len(pending)):
-            unit = pending[int(i)]
-            shape = _shape(unit)
-            model = runtime.compile(bundle / unit["file"], shape)
-            x = np.random.default_rng(UNIT_INPUT_SEED).standard_normal(shape).astype(np.float32)
-            try:
-                result = stats(model.time_calls(x, timing))
-            finally:
-                model.close()
-            done[(unit["key"], p)] = result
-            journal.append({"kind": "unit", "key": unit["key"], "pass": p, "stats": result})
-            bar.update(f"pass {p + 1}/{passes} {unit['key']} {result['p50_ms']:.4f} ms")
+    jobs = manifest["jobs"]
+    left = [[j for j in jobs if (j["key"], p) not in done] for p in range(passes)]
+    total = sum(len(pending) for pending in left)
+    if not total:
+        return
+    probe = Probe(runtime, bundle, manifest["probe"])
+    bar = Progress("unit jobs", total, progress)
+    try:
+        for p, pending in enumerate(left):
+            for i in np.random.default_rng([seed, p]).permutation(len(pending)):
+                job = pending[int(i)]
+                shape = _shape(job)
+                model = runtime.compile(bundle / job["file"], shape)
+                x = np.random.default_rng(UNIT_INPUT_SEED).standard_normal(shape).astype(np.float32)
+                try:
+                    probe_ms = probe.sample()
+                    result = stats(model.time_calls(x, timing))
+                finally:
+                    model.close()
+                row = {"stats": result, "probe_ms": probe_ms, "session": session}
+                done[(job["key"], p)] = row
+                journal.append({"kind": "job", "key": job["key"], "pass": p, **row})
+                bar.update(f"pass {p + 1}/{passes} {job['key']} {result['p50_ms']:.4f} ms")
+    finally:
+        probe.close()
 
 
 def measure_networks(runtime: Any, bundle: Path, manifest: dict[str, Any], journal: Journal,
@@ -618,18 +671,20 @@ def _run(bundle: Path, out: Path, runtime_name: str | None, progress: bool) -> d
               "runtime_version": version, "device_name": device}
     journal = Journal(out.with_name(out.name + ".journal.jsonl"), header)
     rows = journal.load()
-    units = {(r["key"], int(r["pass"])): r["stats"] for r in rows if r["kind"] == "unit"}
+    jobs = {(r["key"], int(r["pass"])): r for r in rows if r["kind"] == "job"}
     nets = {(r["key"], int(r["round"])): r["samples_s"] for r in rows if r["kind"] == "net"}
-    log(f"bundle {manifest['bundle_id'][:12]} for target {settings['name']}: {len(manifest['units'])} units, "
-        f"{len(manifest['networks'])} networks on {name} {version}, {device}"
-        + (f"; resuming with {len(rows)} measurement(s) from the journal" if rows else ""))
+    log(f"bundle {manifest['bundle_id'][:12]} for target {settings['name']}: {len(manifest['units'])} units timed "
+        f"{manifest['unit_mode']} as {len(manifest['jobs'])} jobs, {len(manifest['networks'])} networks on {name} "
+        f"{version}, {device}" + (f"; resuming with {len(rows)} measurement(s) from the journal" if rows else ""))
     try:
-        measure_units(runtime, bundle, manifest, journal, units, progress)
+        measure_jobs(runtime, bundle, manifest, journal, jobs, uuid.uuid4().hex[:8], progress)
         measure_networks(runtime, bundle, manifest, journal, nets, progress)
     finally:
         journal.close()
     passes = int(manifest["timing"]["units"].get("passes", 1))
-    unit_passes = {u["key"]: [units[(u["key"], p)] for p in range(passes)] for u in manifest["units"]}
+    medians = session_medians(jobs.values())
+    job_passes = {j["key"]: [normalise(jobs[(j["key"], p)], medians) for p in range(passes)]
+                  for j in manifest["jobs"]}
     rounds = int(manifest["timing"]["networks"]["rounds"])
     networks = {}
     for net in manifest["networks"]:
@@ -645,8 +700,10 @@ def _run(bundle: Path, out: Path, runtime_name: str | None, progress: bool) -> d
         "host": host_info(),
         "wall_s": round(time.perf_counter() - start, 2),
         "resumed_from": len(rows),
-        "units": {key: combine_passes(per_pass) for key, per_pass in unit_passes.items()},
-        "unit_passes": unit_passes,
+        "unit_mode": manifest["unit_mode"],
+        "jobs": {key: combine_passes(per_pass) for key, per_pass in job_passes.items()},
+        "job_passes": job_passes,
+        "probe_medians_ms": medians,
         "networks": networks,
         "manifest": manifest,
     }
@@ -673,7 +730,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         log("interrupted: completed measurements are in the journal; run again to resume")
         return 130
-    log(f"wrote {args.out} ({len(timings['units'])} units, {len(timings['networks'])} networks) in "
+    log(f"wrote {args.out} ({len(timings['jobs'])} unit jobs, {len(timings['networks'])} networks) in "
         f"{timings['wall_s']} s")
     print(args.out)
     return 0

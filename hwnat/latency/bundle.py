@@ -1,9 +1,12 @@
-"""Board bundles: every unit and calibration/validation network of a profile request as ONNX, a manifest and
-the self-contained runner (board_runner.py as run.py), in one .tar.gz to measure on a device hwnat cannot run on.
+"""Board bundles: the measurement jobs of a profile request's units (hwnat.latency.jobs), the speed probe and the
+calibration/validation networks as ONNX, a manifest and the self-contained runner (board_runner.py as run.py), in
+one .tar.gz to measure on a device hwnat cannot run on.
 
-Layout: `hwnat-bundle-<target>-<id>/{manifest.json, run.py, README.md, models/u0000.onnx, models/n000.onnx, ...}`.
-The bundle id is a digest of the manifest (target settings, space, units, networks, timing, exporter), so the
-same request gives the same id and a board-side journal of that id can be resumed.
+Layout: `hwnat-bundle-<target>-<id>/{manifest.json, run.py, README.md, models/j0000.onnx, models/n000.onnx,
+models/probe.onnx, ...}`. The manifest lists the units (enough to plan their jobs again on import), the unit
+timing mode and the jobs it gives. The bundle id is a digest of the manifest (target settings, space, units, mode,
+jobs, probe, networks, timing, exporter), so the same request gives the same id and a board-side journal of that
+id can be resumed.
 """
 
 from __future__ import annotations
@@ -29,25 +32,31 @@ from hwnat.io import atomic_write_text
 from hwnat.latency.blocks import check_coverage, enumerate_units
 from hwnat.latency.build import DEFAULT_CALIBRATION_NETS, block_timing
 from hwnat.latency.identity import SpaceIdentity
+from hwnat.latency.jobs import plan_jobs
 from hwnat.latency.networks import default_network_timing
+from hwnat.latency.probe import probe_timing, probe_unit
 from hwnat.latency.selection import calibration_archs, random_archs
 from hwnat.space.genome import arch_id
 
 if TYPE_CHECKING:
     from hwnat.latency.blocks import Unit
     from hwnat.latency.build import ProfileRequest
+    from hwnat.latency.jobs import JobPlan
     from hwnat.space.arch import Arch
     from hwnat.space.spec import SearchSpace
 
 log = logging.getLogger(__name__)
 
-BUNDLE_SCHEMA_VERSION = 1
+BUNDLE_SCHEMA_VERSION = 2
 BOARD_RUNTIMES = ("ort", "openvino", "tensorrt")
 MANIFEST = "manifest.json"
 RUNNER = "run.py"
 README = "README.md"
 RUNNER_SOURCE = Path(__file__).with_name("board_runner.py")
 RUNTIME_PACKAGES = {"ort": "onnxruntime", "openvino": "openvino", "tensorrt": "tensorrt cuda-python"}
+PROBE_FILE = "models/probe.onnx"
+MANIFEST_KEYS = ("bundle_id", "target", "space", "widths", "resolutions", "timing", "unit_mode", "units", "jobs",
+                 "probe", "networks")
 
 
 class BundleError(ConfigError):
@@ -56,11 +65,13 @@ class BundleError(ConfigError):
 
 @dataclass(frozen=True)
 class BundlePlan:
-    """What a bundle holds, decided before anything is exported: the manifest, its units and its networks."""
+    """What a bundle holds, decided before anything is exported: the manifest, its units, its networks and the
+    jobs that measure the units."""
 
     manifest: dict[str, Any]
     units: tuple[Unit, ...]
     networks: tuple[Arch, ...]
+    job_plan: JobPlan
 
     @property
     def bundle_id(self) -> str:
@@ -121,6 +132,8 @@ def plan_bundle(req: ProfileRequest) -> BundlePlan:
     spec, space = req.target, req.space
     widths, resolutions = check_coverage(space, req.widths, req.resolutions)
     units = enumerate_units(space, widths, resolutions, spec.batch)
+    jobs = plan_jobs(units, req.unit_mode)
+    probe = probe_unit(spec.batch)
     cal, val = _networks(req, widths, resolutions)
     network_timing = default_network_timing(spec.timing, req.rounds)
     networks = [{"arch_id": arch_id(space, a), "role": role, "file": f"models/n{i:03d}.onnx",
@@ -137,12 +150,15 @@ def plan_bundle(req: ProfileRequest) -> BundlePlan:
                    "networks": {"rounds": network_timing.rounds, "per_round": asdict(network_timing.per_round),
                                 "seed": req.seed}},
         "exporter": _exporter(),
-        "units": [{"key": u.key, "kind": u.kind, "file": f"models/u{i:04d}.onnx", "input_shape": list(u.input_shape)}
-                  for i, u in enumerate(units)],
+        "unit_mode": jobs.mode,
+        "units": [u.to_dict() for u in jobs.units],
+        "jobs": [{"key": j.key, "file": f"models/j{i:04d}.onnx", "input_shape": list(j.input_shape)}
+                 for i, j in enumerate(jobs.jobs)],
+        "probe": {"file": PROBE_FILE, "input_shape": list(probe.input_shape), "timing": asdict(probe_timing())},
         "networks": networks,
     }
     manifest["bundle_id"] = manifest_digest(manifest)
-    return BundlePlan(manifest, tuple(units), (*cal, *val))
+    return BundlePlan(manifest, jobs.units, (*cal, *val), jobs)
 
 
 def readme(manifest: dict[str, Any]) -> str:
@@ -153,8 +169,9 @@ def readme(manifest: dict[str, Any]) -> str:
 
 Target `{settings['name']}` ({runtime}, {settings['device']}, {settings['precision']}, {settings['threads']} thread(s),
 batch {settings['batch']}), space `{manifest['space']['name']}` (variant {manifest['space']['variant']}),
-widths {manifest['widths']}, resolutions {manifest['resolutions']}: {len(manifest['units'])} units and
-{len(manifest['networks'])} whole networks, written by hwnat {manifest['hwnat_version']}.
+widths {manifest['widths']}, resolutions {manifest['resolutions']}: {len(manifest['units'])} units (timed
+{manifest['unit_mode']}, as {len(manifest['jobs'])} models) and {len(manifest['networks'])} whole networks, written
+by hwnat {manifest['hwnat_version']}.
 
 ## On the board
 
@@ -162,8 +179,9 @@ Needs Python >= 3.8, numpy and the runtime (`pip install numpy {RUNTIME_PACKAGES
 
     python3 run.py --out timings.json
 
-Progress goes to stderr. Every measurement is journalled in `timings.json.journal.jsonl`: if the run is
-interrupted, run the same command again and it resumes. Keep the board otherwise idle while it measures.
+Progress goes to stderr. A small speed-probe model is timed just before each unit model and rescales it.
+Every measurement is journalled in `timings.json.journal.jsonl`: if the run is interrupted, run the same command
+again and it resumes. Keep the board otherwise idle while it measures.
 
 ## Back home
 
@@ -190,18 +208,22 @@ def _atomic_file(path: Path) -> Iterator[Path]:
 
 
 def export_models(plan: BundlePlan, space: SearchSpace, folder: Path, progress: bool = True) -> None:
-    """Export every unit and network of the plan into `folder` at the file names of its manifest."""
+    """Export every job, the probe and every network of the plan into `folder` at the file names of its
+    manifest."""
     import torch
 
     from hwnat.backends.onnx_export import export_onnx
     from hwnat.latency.profiler import progress_bar, single_threaded_torch
     from hwnat.models import build_static
 
-    entries = plan.manifest["units"] + plan.manifest["networks"]
-    with single_threaded_torch(), progress_bar(len(entries), "exporting bundle", progress) as bar:
-        for unit, entry in zip(plan.units, plan.manifest["units"]):
-            unit.export(folder / entry["file"])
+    entries = plan.manifest["jobs"] + plan.manifest["networks"]
+    with single_threaded_torch(), progress_bar(len(entries) + 1, "exporting bundle", progress) as bar:
+        for job, entry in zip(plan.job_plan.jobs, plan.manifest["jobs"]):
+            job.export(folder / entry["file"])
             bar.update(1)
+        probe = plan.manifest["probe"]
+        probe_unit(probe["input_shape"][0]).export(folder / probe["file"])
+        bar.update(1)
         for i, (arch, entry) in enumerate(zip(plan.networks, plan.manifest["networks"])):
             torch.manual_seed(i)
             export_onnx(build_static(space, arch), tuple(entry["input_shape"]), folder / entry["file"])
@@ -220,7 +242,8 @@ def write_bundle(plan: BundlePlan, space: SearchSpace, path: str | os.PathLike[s
         (root / RUNNER).chmod(0o755)
         with _atomic_file(path) as partial, tarfile.open(partial, "w:gz", compresslevel=6) as tar:
             tar.add(root, arcname=plan.folder)
-    log.info("wrote bundle %s (%d units, %d networks)", path, len(plan.units), len(plan.networks))
+    log.info("wrote bundle %s (%d units timed %s as %d jobs, %d networks)", path, len(plan.units),
+             plan.job_plan.mode, len(plan.job_plan.jobs), len(plan.networks))
     return path
 
 
@@ -239,8 +262,7 @@ def check_manifest(manifest: Any, where: str) -> dict[str, Any]:
     if version != BUNDLE_SCHEMA_VERSION:
         raise BundleError(f"{where} has bundle schema version {version!r}; this hwnat reads version "
                           f"{BUNDLE_SCHEMA_VERSION}: write the bundle again with this hwnat")
-    missing = [k for k in ("bundle_id", "target", "space", "widths", "resolutions", "timing", "units", "networks")
-               if k not in manifest]
+    missing = [k for k in MANIFEST_KEYS if k not in manifest]
     if missing:
         raise BundleError(f"{where} is corrupt: missing key(s) {', '.join(missing)}")
     if manifest_digest(manifest) != manifest["bundle_id"]:

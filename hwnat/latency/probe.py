@@ -18,24 +18,37 @@ from hwnat.latency.timing import UnitTiming
 
 if TYPE_CHECKING:
     from hwnat.backends.base import Backend
+    from hwnat.config.targets import TimingSpec
+    from hwnat.latency.blocks import Unit
 
 SCALED_FIELDS = ("p50_ms", "p90_ms", "mean_ms", "std_ms", "p10_ms", "min_ms")
 
 
+def probe_unit(batch: int = 1) -> Unit:
+    """The probe's model (also shipped in board bundles): a small MBConv block (16 channels, k5, e3, 32×32)."""
+    from hwnat.latency.blocks import Unit
+    from hwnat.models.config import BlockConfig
+
+    return Unit("block", BlockConfig(16, 16, 5, 1, 48, "relu", False, True, True), (batch, 16, 32, 32))
+
+
+def probe_timing() -> TimingSpec:
+    """How long one probe sample runs: 2 warm-up calls, then ≥ 10 calls and ≥ 10 ms."""
+    from hwnat.config.targets import TimingSpec
+
+    return TimingSpec(warmup=2, min_runs=10, min_time_s=0.01)
+
+
 class SpeedProbe:
-    """A small MBConv block (16 channels, k5, e3, 32×32) compiled once on the backend."""
+    """The probe unit compiled once on the backend."""
 
     def __init__(self, backend: Backend, folder: Path) -> None:
         from hwnat.backends.base import ModelSource
-        from hwnat.config.targets import TimingSpec
-        from hwnat.latency.blocks import Unit
-        from hwnat.models.config import BlockConfig
 
-        unit = Unit("block", BlockConfig(16, 16, 5, 1, 48, "relu", False, True, True),
-                    (backend.spec.batch, 16, 32, 32))
+        unit = probe_unit(backend.spec.batch)
         self.compiled = backend.compile(ModelSource(unit.input_shape, onnx_path=unit.export(folder / "probe.onnx")))
         self.x = np.random.default_rng(0).standard_normal(unit.input_shape).astype(np.float32)
-        self.timing = TimingSpec(warmup=2, min_runs=10, min_time_s=0.01)
+        self.timing = probe_timing()
 
     def sample(self) -> float:
         """The probe's p10 (ms) over a ~10 ms window, now."""

@@ -1,5 +1,7 @@
-"""Board bundles: the archive and its manifest, the self-contained runner (run here on onnxruntime), importing its
-timings into a table, the errors for incomplete or mismatched timings, and `hwnat profile --bundle/--import`."""
+"""Board bundles: the archive and its manifest (unit jobs alone or in context, the speed probe), the self-contained
+runner (run here on onnxruntime, and on fake runtimes for the probe scaling and context references), importing its
+timings into a table, the errors for incomplete, mismatched or other-version timings, and `hwnat profile
+--bundle/--import`."""
 
 from __future__ import annotations
 
@@ -11,22 +13,36 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import fake_ms
 
 from hwnat.backends.base import cpu_model, create_backend
 from hwnat.cli.main import cli
 from hwnat.config.targets import TargetSpec, TimingSpec, load_target
-from hwnat.latency import board_runner
+from hwnat.latency import board_import, board_runner
 from hwnat.latency.board_import import import_timings, load_timings
 from hwnat.latency.build import ProfileRequest
-from hwnat.latency.bundle import RUNNER_SOURCE, BundleError, BundlePlan, build_bundle, plan_bundle, read_manifest
+from hwnat.latency.bundle import (
+    BUNDLE_SCHEMA_VERSION,
+    RUNNER_SOURCE,
+    BundleError,
+    BundlePlan,
+    build_bundle,
+    plan_bundle,
+    read_manifest,
+)
 from hwnat.latency.identity import TargetIdentity
+from hwnat.latency.jobs import plan_jobs
+from hwnat.latency.probe import normalise, probe_timing, probe_unit
 from hwnat.latency.table import LatencyTable
+from hwnat.latency.timing import UnitTiming
 from hwnat.space import SearchSpace, StageSpec, encode, parse_arch_id
 
 BACKENDS_TESTS = Path(__file__).resolve().parents[1] / "backends"
@@ -64,9 +80,71 @@ def fast_target(name: str = "ort-cpu") -> TargetSpec:
     return dataclasses.replace(load_target(name), timing=FAST)
 
 
-def tiny_request(**kw: Any) -> ProfileRequest:
+def tiny_request(target: str = "ort-cpu", **kw: Any) -> ProfileRequest:
     defaults: dict[str, Any] = {"calibrate": 5, "validate": 3, "rounds": 2, "progress": False}
-    return ProfileRequest(fast_target(), tiny_space(), **{**defaults, **kw})
+    return ProfileRequest(fast_target(target), tiny_space(), **{**defaults, **kw})
+
+
+def extract(path: Path, root: Path) -> Path:
+    """The bundle at `path` extracted under `root`; returns its folder."""
+    with tarfile.open(path) as tar:
+        safe_extract(tar, root)
+        top = tar.getnames()[0].split("/")[0]
+    return root / top
+
+
+def journal_rows(out: Path) -> list[dict[str, Any]]:
+    lines = out.with_name(out.name + ".journal.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines[1:]]
+
+
+class FakeModel(board_runner.Model):
+    """Every call takes the runtime's `ms(file)` times its current slowdown; a probe call may change the slowdown."""
+
+    def __init__(self, runtime: FakeRuntime, path: Path, input_shape: tuple[int, ...]) -> None:
+        self.runtime, self.name, self.input_shape = runtime, path.name, input_shape
+
+    def time_calls(self, x: np.ndarray, timing: board_runner.Timing) -> list[float]:
+        assert x.shape == self.input_shape
+        if self.name == "probe.onnx":
+            self.runtime.probes += 1
+            self.runtime.slowdown = self.runtime.schedule(self.runtime.probes)
+        return [self.runtime.ms(self.name) * self.runtime.slowdown * 1e-3] * max(timing.min_runs, 1)
+
+
+class FakeRuntime:
+    """A board runtime without a runtime: model times from `ms(file name)`, the machine's speed from `schedule(k)`,
+    the slowdown from the k-th probe sample on (set by fake_runtime)."""
+
+    ms: Callable[[str], float] = staticmethod(lambda name: 1.0)  # type: ignore[assignment]
+    schedule: Callable[[int], float] = staticmethod(lambda k: 1.0)  # type: ignore[assignment]
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.probes, self.slowdown, self.compiled = 0, 1.0, 0
+
+    def version(self) -> str:
+        return "fake-1.0"
+
+    def device_name(self) -> str:
+        return "fake board"
+
+    def compile(self, path: Path, input_shape: tuple[int, ...]) -> FakeModel:
+        assert path.is_file()
+        self.compiled += 1
+        return FakeModel(self, path, input_shape)
+
+
+def fake_runtime(monkeypatch: pytest.MonkeyPatch, name: str, ms: Callable[[str], float],
+                 schedule: Callable[[int], float] = lambda k: 1.0) -> None:
+    """Make the runner's runtime `name` a FakeRuntime with these model times and speed schedule."""
+    cls = type("Fake", (FakeRuntime,), {"ms": staticmethod(ms), "schedule": staticmethod(schedule)})
+    monkeypatch.setitem(board_runner.RUNTIME_CLASSES, name, cls)
+
+
+def job_ms(manifest: dict[str, Any]) -> Callable[[str], float]:
+    """Model time by file: 0.05 ms + 1 µs per job index, 0.2 ms for the probe, 1 ms for networks."""
+    by_file = {Path(j["file"]).name: 0.05 + i * 1e-3 for i, j in enumerate(manifest["jobs"])}
+    return lambda name: by_file.get(name, 0.2 if name == "probe.onnx" else 1.0)
 
 
 def run_runner(folder: Path, out: Path) -> tuple[subprocess.CompletedProcess[str], list[str]]:
@@ -105,12 +183,15 @@ def test_bundle_holds_manifest_models_runner_and_readme(bundle: tuple[BundlePlan
     assert manifest["timing"]["networks"]["rounds"] == 2
     assert [n["role"] for n in manifest["networks"]] == ["calibration"] * 5 + ["validation"] * 3
     assert len({n["arch_id"] for n in manifest["networks"]}) == 8
-    assert {"key", "file", "input_shape"} <= set(manifest["units"][0])
+    assert manifest["unit_mode"] == "alone" and {"key", "file", "input_shape"} <= set(manifest["jobs"][0])
+    assert [j["key"] for j in manifest["jobs"]] == [u["key"] for u in manifest["units"]] == [u.key for u in plan.units]
+    assert manifest["probe"] == {"file": "models/probe.onnx", "input_shape": list(probe_unit(1).input_shape),
+                                 "timing": asdict(probe_timing())}
     with tarfile.open(path) as tar:
         names = set(tar.getnames())
         runner = tar.extractfile(f"{plan.folder}/run.py").read()  # type: ignore[union-attr]
         readme = tar.extractfile(f"{plan.folder}/README.md").read().decode()  # type: ignore[union-attr]
-    for entry in manifest["units"] + manifest["networks"]:
+    for entry in manifest["jobs"] + manifest["networks"] + [manifest["probe"]]:
         assert f"{plan.folder}/{entry['file']}" in names
     assert runner == RUNNER_SOURCE.read_bytes()
     assert "python3 run.py" in readme and "--import" in readme
@@ -149,7 +230,7 @@ def test_runner_imports_only_the_standard_library_numpy_and_runtimes() -> None:
 
 
 def test_runner_statistics_match_hwnat() -> None:
-    from hwnat.latency.timing import UnitTiming, combine_passes
+    from hwnat.latency.timing import combine_passes
 
     rng = np.random.default_rng(0)
     passes = [list(rng.gamma(2.0, 1e-4, size=n)) for n in (7, 12, 30)]
@@ -157,6 +238,15 @@ def test_runner_statistics_match_hwnat() -> None:
     assert ours == [UnitTiming.from_seconds(p).to_dict() for p in passes]
     assert board_runner.combine_passes(ours) == pytest.approx(
         combine_passes([UnitTiming.from_seconds(p) for p in passes]).to_dict())
+    rows = [{"stats": s, "probe_ms": probe, "session": session}
+            for s, probe, session in zip(ours, (0.3, 0.5, 0.2), ("a", "a", "b"))]
+    medians = board_runner.session_medians(rows)
+    assert medians == {"a": 0.4, "b": 0.2}
+    for r in rows:
+        expected = normalise(UnitTiming.from_dict(r["stats"]), r["probe_ms"], medians[r["session"]])
+        assert board_runner.normalise(r, medians) == pytest.approx(expected.to_dict())
+    assert board_runner.normalise(rows[0], medians)["p10_ms"] == pytest.approx(ours[0]["p10_ms"] * 0.4 / 0.3)
+    assert board_runner.normalise({**rows[0], "probe_ms": None}, medians) == ours[0]
 
 
 def test_runner_run_here_never_loads_torch_or_hwnat(board: dict[str, Any]) -> None:
@@ -176,6 +266,7 @@ def test_runner_output_imports_into_a_sane_table(bundle: tuple[BundlePlan, Path]
     assert table.target.runtime_version == onnxruntime.__version__ and table.target.device_name == cpu_model()
     assert report["calibration"]["n"] == 5 and report["validation"]["n"] == 3
     assert table.profiling["board"]["runtime"] == "ort" and table.profiling["bundle_id"] == plan.bundle_id
+    assert table.profiling["mode"] == "alone" and table.profiling["jobs"] == len(plan.units)
     spec = fast_target()
     table.check(TargetIdentity.measured(spec, create_backend(spec)), space)  # a run here is this machine's table
     timings = load_timings(board["timings"])
@@ -193,30 +284,132 @@ def test_runner_resumes_from_a_cut_journal(board: dict[str, Any], tmp_path: Path
     shutil.copytree(board["folder"], folder)
     journal = folder / "timings.json.journal.jsonl"
     lines = journal.read_text().splitlines()
-    journal.write_text("\n".join(lines[:11]) + '\n{"kind": "unit", "key": "torn')
+    journal.write_text("\n".join(lines[:11]) + '\n{"kind": "job", "key": "torn')
     (folder / "timings.json").unlink()
     assert board_runner.main(["--bundle", str(folder), "--out", str(folder / "timings.json"), "--quiet"]) == 0
     again, before = json.loads((folder / "timings.json").read_text()), json.loads(board["timings"].read_text())
     assert again["resumed_from"] == 10
-    kept = [json.loads(line) for line in lines[1:11]]
-    assert all(again["unit_passes"][r["key"]][r["pass"]] == before["unit_passes"][r["key"]][r["pass"]] for r in kept)
-    assert set(again["units"]) == set(before["units"]) and set(again["networks"]) == set(before["networks"])
-    assert len(journal.read_text().splitlines()) == len(lines)
+    rows = journal_rows(folder / "timings.json")
+    assert journal.read_text().splitlines()[:11] == lines[:11] and len(rows) == len(lines) - 1
+    jobs = [(r["key"], r["pass"]) for r in rows if r["kind"] == "job"]
+    assert len(set(jobs)) == len(jobs) == len(before["jobs"]) * 3
+    assert len({r["session"] for r in rows if r["kind"] == "job"}) == 2
+    medians = board_runner.session_medians(r for r in rows if r["kind"] == "job")
+    for r in (r for r in rows if r["kind"] == "job"):
+        assert r["probe_ms"] > 0
+        expected = normalise(UnitTiming.from_dict(r["stats"]), r["probe_ms"], medians[r["session"]])
+        assert again["job_passes"][r["key"]][r["pass"]] == pytest.approx(expected.to_dict())
+    assert set(again["jobs"]) == set(before["jobs"]) and set(again["networks"]) == set(before["networks"])
+
+
+def test_runner_rescales_each_job_by_the_probe_sampled_just_before(
+        board: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The machine runs 3× slower from every 4th probe sample until the next one: raw timings carry it, the
+    written ones do not (the median probe is the normal speed); a run killed midway resumes losing nothing."""
+    folder = tmp_path / "board"
+    shutil.copytree(board["folder"], folder, ignore=shutil.ignore_patterns("timings.json*"))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    base = job_ms(manifest)
+    fake_runtime(monkeypatch, "ort", base, lambda k: 3.0 if k % 4 == 0 else 1.0)
+    out = folder / "timings.json"
+    kill_after = 20
+
+    class Killed(Exception):
+        pass
+
+    def killing(self: FakeRuntime, path: Path, input_shape: tuple[int, ...]) -> FakeModel:
+        if self.compiled == kill_after + 1:  # the probe, then `kill_after` jobs
+            raise Killed
+        return FakeRuntime.compile(self, path, input_shape)
+
+    with monkeypatch.context() as m:
+        m.setattr(board_runner.RUNTIME_CLASSES["ort"], "compile", killing)
+        with pytest.raises(Killed):
+            board_runner.run(folder, out, progress=False)
+    first = journal_rows(out)
+    assert len(first) == kill_after and not out.exists()
+    timings = board_runner.run(folder, out, progress=False)
+    rows = journal_rows(out)
+    jobs = [r for r in rows if r["kind"] == "job"]
+    assert rows[:kill_after] == first and len(jobs) == len(manifest["jobs"]) * 3
+    assert len({(r["key"], r["pass"]) for r in jobs}) == len(jobs)
+    assert list(timings["probe_medians_ms"].values()) == pytest.approx([0.2, 0.2])
+    file_of = {j["key"]: Path(j["file"]).name for j in manifest["jobs"]}
+    slowed = [r for r in jobs if r["probe_ms"] == pytest.approx(0.6)]
+    assert slowed and all(r["stats"]["p10_ms"] == pytest.approx(3 * base(file_of[r["key"]])) for r in slowed)
+    for key, per_pass in timings["job_passes"].items():
+        assert [s["p10_ms"] for s in per_pass] == pytest.approx([base(file_of[key])] * 3)
+        assert timings["jobs"][key]["p90_ms"] == pytest.approx(base(file_of[key]))
+
+
+def test_context_bundle_times_units_between_layers_and_subtracts_references(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An OpenVINO target's bundle holds each unit between context layers and the reference jobs; measured on a
+    runtime where a unit's context job takes its reference job's time plus fake_ms(unit), the entries are fake_ms."""
+    import onnx
+
+    req = tiny_request("openvino-cpu", calibrate=0, validate=0)
+    path = tmp_path / "ctx.tar.gz"
+    plan = build_bundle(req, path)
+    manifest = read_manifest(path)
+    assert manifest["unit_mode"] == "context" and plan.job_plan.mode == "context" and not manifest["networks"]
+    ref_of = {u.key: plan_jobs([u], "context").jobs[1].key for u in plan.units}
+    keys = [j["key"] for j in manifest["jobs"]]
+    assert keys == [j.key for j in plan_jobs(plan.units, "context").jobs]
+    assert sorted(k for k in keys if k.startswith("ctx:")) == sorted(f"ctx:{u.key}" for u in plan.units)
+    assert sorted(k for k in keys if k.startswith("ref:")) == sorted(set(ref_of.values()))
+    folder = extract(path, tmp_path / "board")
+    unit = next(u for u in plan.units if u.kind == "block")
+    file_of = {j["key"]: Path(j["file"]).name for j in manifest["jobs"]}
+    ctx_nodes = [n.op_type for n in onnx.load(folder / "models" / file_of[f"ctx:{unit.key}"]).graph.node]
+    alone_nodes = [n.op_type for n in onnx.load(unit.export(tmp_path / "alone.onnx")).graph.node]
+    assert ctx_nodes.count("Conv") == alone_nodes.count("Conv") + 2
+    ref_ms = {k: 0.3 + i * 0.01 for i, k in enumerate(sorted(set(ref_of.values())))}
+    by_file = {file_of[k]: ref_ms[k] for k in ref_ms}
+    by_file.update({file_of[f"ctx:{u.key}"]: ref_ms[ref_of[u.key]] + fake_ms(u.key) for u in plan.units})
+    fake_runtime(monkeypatch, "openvino", lambda name: by_file.get(name, 0.2))
+    board_runner.run(folder, folder / "timings.json", progress=False)
+    report = import_timings(folder / "timings.json", path, space=tiny_space(), out=tmp_path / "table.json")
+    table = LatencyTable.load(tmp_path / "table.json")
+    assert report["profiling"]["mode"] == table.profiling["mode"] == "context"
+    assert table.profiling["jobs"] == len(keys) and table.profiling["units"] == len(plan.units)
+    assert set(table.entries) == {u.key for u in plan.units}
+    for u in plan.units:
+        assert table.entries[u.key].p10_ms == pytest.approx(fake_ms(u.key))
+        assert table.entries[u.key].p50_ms == pytest.approx(fake_ms(u.key))
 
 
 def test_missing_entries_are_named(bundle: tuple[BundlePlan, Path], board: dict[str, Any], tmp_path: Path) -> None:
     plan, path = bundle
     timings = json.loads(board["timings"].read_text())
-    gone = [u["key"] for u in plan.manifest["units"][:7]]
+    gone = [j["key"] for j in plan.manifest["jobs"][:7]]
     for key in gone:
-        del timings["units"][key]
+        del timings["jobs"][key]
     del timings["networks"][plan.manifest["networks"][-1]["arch_id"]]
     cut = tmp_path / "timings.json"
     cut.write_text(json.dumps(timings))
-    total = len(plan.manifest["units"]) + len(plan.manifest["networks"])
+    total = len(plan.manifest["jobs"]) + len(plan.manifest["networks"])
     with pytest.raises(BundleError, match=rf"lack 8 of {total} entries: {gone[0]}, .* and 3 more; run") as err:
         import_timings(cut, path, space=tiny_space(), out=tmp_path / "t.json")
     assert str(cut) in str(err.value) and not (tmp_path / "t.json").exists()
+
+
+def test_other_format_versions_are_refused(bundle: tuple[BundlePlan, Path], board: dict[str, Any],
+                                           tmp_path: Path) -> None:
+    plan, _ = bundle
+    assert board_runner.BUNDLE_SCHEMA_VERSIONS == (BUNDLE_SCHEMA_VERSION,) == (2,)
+    assert board_runner.TIMINGS_SCHEMA_VERSION == board_import.TIMINGS_SCHEMA_VERSION == 2
+    old = {**plan.manifest, "bundle_schema_version": 1}
+    (tmp_path / "manifest.json").write_text(json.dumps(old))
+    with pytest.raises(BundleError, match="bundle schema version 1; this hwnat reads version 2: write the bundle"):
+        read_manifest(tmp_path / "manifest.json")
+    with pytest.raises(board_runner.RunnerError, match=r"bundle schema version 1; this runner reads \[2\]"):
+        board_runner.load_manifest(tmp_path)
+    timings = json.loads(board["timings"].read_text())
+    assert timings["timings_schema_version"] == 2 and timings["host"]["runner_version"] == 2
+    (tmp_path / "timings.json").write_text(json.dumps({**timings, "timings_schema_version": 1}))
+    with pytest.raises(BundleError, match="schema version 1; this hwnat reads version 2: run the run.py"):
+        import_timings(tmp_path / "timings.json", space=tiny_space(), out=tmp_path / "t.json")
 
 
 def test_timings_of_another_bundle_runtime_or_space_are_refused(bundle: tuple[BundlePlan, Path],
@@ -261,9 +454,9 @@ def test_runner_openvino_path(board: dict[str, Any]) -> None:
     manifest = json.loads((board["folder"] / "manifest.json").read_text())
     runtime = board_runner.create_runtime("openvino", load_target("openvino-cpu").settings())
     assert runtime.version() == openvino.get_version() and runtime.config["INFERENCE_PRECISION_HINT"] == "f32"
-    unit = manifest["units"][0]
-    model = runtime.compile(board["folder"] / unit["file"], tuple(unit["input_shape"]))
-    x = np.zeros(unit["input_shape"], np.float32)
+    job = manifest["jobs"][0]
+    model = runtime.compile(board["folder"] / job["file"], tuple(job["input_shape"]))
+    x = np.zeros(job["input_shape"], np.float32)
     assert len(model.time_calls(x, board_runner.Timing(1, 3, 0.0))) == 3
 
 

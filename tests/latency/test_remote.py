@@ -214,7 +214,7 @@ def test_profile_remote_over_a_real_sshd(sshd: dict[str, Any], tmp_path: Path) -
     assert report["board"]["where"] == f"{getpass.getuser()}@127.0.0.1:{sshd['port']}"
     assert table.target.remote and table.calibration.n == 3 and report["validation"]["n"] == 2
     timings = json.loads(next((tmp_path / "board").glob("hwnat-bundle-*/timings.json")).read_text())
-    assert set(timings["units"]) == set(table.entries)
+    assert set(timings["jobs"]) == set(table.entries) and table.profiling["mode"] == "alone"
     again = profile_remote(req, board)
     assert again["profiling"]["board"]["resumed_from"] == len(table.entries) * 2 + 5
 
