@@ -151,6 +151,31 @@ def bench_tradeoff(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def compare_runs(first: str, second: str) -> list[dict[str, Any]]:
+    """Repeatability: the subnets both results files measured (same seed, same subnets), per target: the median
+    and spread (std of the log ratio) of second/first for the measured latency and for the table's raw sum."""
+    import numpy as np
+
+    def nets(path: str) -> dict[str, dict[str, dict[str, Any]]]:
+        data = json.loads(Path(path).read_text())
+        return {r["target"]: {n["arch_id"]: n for n in r.get("calibration_nets", []) + r.get("validation_nets", [])}
+                for r in data["results"]}
+
+    a, b = nets(first), nets(second)
+    rows = []
+    for target in a.keys() & b.keys():
+        common = [k for k in a[target] if k in b[target]]
+        if not common:
+            continue
+        row: dict[str, Any] = {"target": target, "subnets": len(common)}
+        for key in ("measured_ms", "raw_ms"):
+            ratio = np.log([b[target][k][key] / a[target][k][key] for k in common])
+            row[key] = {"median_ratio": round(float(np.exp(np.median(ratio))), 3),
+                        "std_log_ratio": round(float(ratio.std()), 4)}
+        rows.append(row)
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--targets", default="ort-cpu,openvino-cpu")
@@ -169,7 +194,13 @@ def main() -> int:
     parser.add_argument("--predict-n", type=int, default=100_000, help="genomes for the predict_many speed test")
     parser.add_argument("--results", default=None, metavar="FILE", help="also write the results JSON here")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--compare", nargs=2, default=None, metavar=("FIRST.json", "SECOND.json"),
+                        help="only compare two --results files: how the same subnets' measured latency and raw "
+                             "table sums moved between the runs")
     args = parser.parse_args()
+    if args.compare:
+        print(json.dumps(compare_runs(*args.compare), indent=1))
+        return 0
     targets = [t for t in args.targets.split(",") if t]
     results: list[dict[str, Any]] = []
     for name in targets:

@@ -72,8 +72,8 @@ def train(args: argparse.Namespace, overrides: dict[str, Any]) -> None:
     resume = (args.out / "checkpoints" / "last.pt").exists()
     if resume:
         print(f"resuming from {args.out / 'checkpoints' / 'last.pt'}", file=sys.stderr)
-    train_supernet(SPACE, args.data, width_mult=WIDTH, preset=args.preset, out=args.out, resume=resume,
-                   seed=args.seed, overrides=overrides, progress=not args.no_progress)
+    train_supernet(SPACE, args.data, width_mult=WIDTH, preset=args.preset, config=args.config, out=args.out,
+                   resume=resume, seed=args.seed, overrides=overrides, progress=not args.no_progress)
 
 
 def probe(args: argparse.Namespace) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def probe(args: argparse.Namespace) -> dict[str, Any]:
     from hwnat.space import get_space
     from hwnat.training import build_phases, load_config
 
-    cfg = load_config(args.preset)
+    cfg = load_config(args.preset, args.config)
     phases = build_phases(get_space(SPACE, num_classes=10), cfg)
     overrides = {"train": {"val": VAL_IMAGES, "threads": args.threads, "max_steps_per_epoch": args.probe_steps},
                  "phases": {p.name: {"epochs": 1} for p in phases}}
@@ -91,8 +91,8 @@ def probe(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     from hwnat.training import train_supernet
 
-    train_supernet(SPACE, args.data, width_mult=WIDTH, preset=args.preset, out=out, seed=args.seed,
-                   overrides=overrides, progress=not args.no_progress)
+    train_supernet(SPACE, args.data, width_mult=WIDTH, preset=args.preset, config=args.config, out=out,
+                   seed=args.seed, overrides=overrides, progress=not args.no_progress)
     probe_wall = time.perf_counter() - start
     steps_full = (45000 // cfg.batch_size)
     estimate = []
@@ -147,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="CIFAR-10 training split (ImageFolder tar)")
     parser.add_argument("--preset", default="quick", help="training preset (default: quick)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="TOML overriding the preset (as hwnat train-supernet --config), to try a schedule")
     parser.add_argument("--out", type=Path, default=Path("runs/bench-supernet"), help="run folder (resumable)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (default 1; use 2 only on two idle cores: with the other core busy, 2 "
@@ -159,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.report_only and not args.data.exists():
         raise SystemExit(f"no dataset at {args.data}")
-    report: dict[str, Any] = {"space": SPACE, "width_mult": WIDTH, "preset": args.preset, "data": str(args.data)}
+    report: dict[str, Any] = {"space": SPACE, "width_mult": WIDTH, "preset": args.preset, "data": str(args.data),
+                              "config": None if args.config is None else str(args.config)}
     if args.probe_steps:
         report["probe"] = probe(args)
     else:
