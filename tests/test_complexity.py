@@ -14,7 +14,15 @@ from hwnat.complexity.vectorised import tables
 from hwnat.errors import SpaceError
 from hwnat.models import build_static
 from hwnat.space import (
-    Arch, SearchSpace, arch_from_subnet, decode, encode, get_space, max_arch, min_arch, sample_archs,
+    Arch,
+    SearchSpace,
+    arch_from_subnet,
+    decode,
+    encode,
+    get_space,
+    max_arch,
+    min_arch,
+    sample_archs,
 )
 from hwnat.space.genome import gene_bounds
 from hwnat.space.spec import VARIANT_NAMES

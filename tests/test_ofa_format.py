@@ -13,7 +13,11 @@ import pytest
 from hwnat.errors import SpaceError
 from hwnat.models import MobileNetV3, NetConfig, net_config
 from hwnat.models.ofa_format import (
-    EXTENSION_KEY, from_ofa_config, load_ofa_net_config, save_ofa_net_config, to_ofa_config,
+    EXTENSION_KEY,
+    from_ofa_config,
+    load_ofa_net_config,
+    save_ofa_net_config,
+    to_ofa_config,
 )
 from hwnat.space import Arch, get_space, list_spaces, sample_archs
 from hwnat.space.spec import VARIANT_NAMES

@@ -10,9 +10,25 @@ import numpy as np
 import pytest
 
 from hwnat.errors import SpaceError
-from hwnat.space import (Arch, arch_from_subnet, arch_id, canonicalise, decode, encode, gene_bounds, get_space,
-                         list_spaces, make_divisible, max_arch, min_arch, parse_arch_id, read_subnet, sample_archs,
-                         subnet_from_arch, write_subnet)
+from hwnat.space import (
+    Arch,
+    arch_from_subnet,
+    arch_id,
+    canonicalise,
+    decode,
+    encode,
+    gene_bounds,
+    get_space,
+    list_spaces,
+    make_divisible,
+    max_arch,
+    min_arch,
+    parse_arch_id,
+    read_subnet,
+    sample_archs,
+    subnet_from_arch,
+    write_subnet,
+)
 from hwnat.space.spec import VARIANT_NAMES
 
 NAT_M1 = json.loads((Path(__file__).parent / "fixtures" / "natnets" / "NAT-M1.subnet").read_text())

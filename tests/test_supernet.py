@@ -12,9 +12,8 @@ import torch
 from hwnat.errors import CheckpointError, SpaceError
 from hwnat.space import Arch, get_space, max_arch, min_arch, sample_archs
 from hwnat.space.spec import VARIANT_NAMES
+from hwnat.supernet import OFAMobileNetV3, extract, load_supernet_weights, ofa_supernet, read_state_dict, recalibrate_bn
 from hwnat.supernet.perturb import perturb_for_parity
-from hwnat.supernet import (OFAMobileNetV3, extract, load_supernet_weights, ofa_supernet, read_state_dict,
-                            recalibrate_bn)
 
 SMALL = "mbv3-small-input"
 

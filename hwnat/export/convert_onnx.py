@@ -62,8 +62,13 @@ def quantize_qdq(src: Path, dst: Path, calib: np.ndarray, *, symmetric_activatio
     """Q/DQ-quantise `src` into `dst`. Symmetric int8 activations with float biases are what TensorRT's explicit
     quantisation reads; ONNX Runtime's CPU kernels prefer asymmetric uint8 activations and int32 biases."""
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, \
-        quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     input_name = onnx.load(str(src), load_external_data=False).graph.input[0].name

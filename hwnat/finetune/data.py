@@ -89,7 +89,9 @@ def finetune_data(dataset: ImageDataset, origin: SupernetOrigin, num_classes: in
     augment: Transform
     if origin.augment == "none":
         normalize = Normalize(IMAGENET_MEAN, IMAGENET_STD)
-        augment = lambda x, generator=None: normalize(x)
+
+        def augment(x: Any, generator: Any = None) -> Any:
+            return normalize(x)
     else:
         augment = train_transform(native, origin.augment)
     return FinetuneData(splits.train, splits.val, splits.test, augment, eval_transform(native))

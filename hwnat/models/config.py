@@ -11,7 +11,6 @@ from typing import Any
 from hwnat.space.arch import Arch
 from hwnat.space.spec import SearchSpace
 
-
 POOL_KERNEL = 3  # the parallel-block pool branch's average-pool window
 
 

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hwnat.errors import ConfigError, HwnatError
 from hwnat.pipeline.report import BuildReport, make_report, write_report
 from hwnat.pipeline.request import BuildRequest, check_writable
 from hwnat.pipeline.rundir import RunDir
 from hwnat.pipeline.stages import STAGES, BuildContext, run_stages
-from hwnat.errors import ConfigError, HwnatError
 from hwnat.space.spec import SearchSpace
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hwnat.errors import ConfigError
 from hwnat.pipeline.request import BuildRequest
 from hwnat.pipeline.rundir import RunDir, fingerprint
-from hwnat.errors import ConfigError
 
 if TYPE_CHECKING:
     from hwnat.config.targets import TargetSpec

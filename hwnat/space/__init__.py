@@ -5,7 +5,13 @@ from hwnat.space.genome import arch_id, canonicalise, decode, encode, gene_bound
 from hwnat.space.presets import get_space, list_spaces, register_space
 from hwnat.space.sampling import sample_arch, sample_archs
 from hwnat.space.spec import (
-    BRANCH_MASKS, BRANCH_MBCONV, BRANCH_POINTWISE, BRANCH_POOL, SearchSpace, StageSpec, Variant,
+    BRANCH_MASKS,
+    BRANCH_MBCONV,
+    BRANCH_POINTWISE,
+    BRANCH_POOL,
+    SearchSpace,
+    StageSpec,
+    Variant,
     make_divisible,
 )
 from hwnat.space.subnet_file import arch_from_subnet, read_subnet, subnet_from_arch, write_subnet

@@ -116,8 +116,8 @@ class OFAMobileNetV3(nn.Module):
         return arch
 
     def get_active_subnet(self, preserve_weight: bool = True) -> nn.Module:
-        from hwnat.supernet.extract import extract
         from hwnat.models.mobilenetv3 import build_static
+        from hwnat.supernet.extract import extract
 
         return extract(self, self._active) if preserve_weight else build_static(self.space, self._active)
 
