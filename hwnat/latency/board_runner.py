@@ -8,7 +8,8 @@ cuda-python); never torch or hwnat. Run it inside the extracted bundle:
 
 Each unit is measured as the bundle's jobs (alone, or between context layers with a reference job subtracted
 back home); a speed probe timed just before each job rescales it by (median probe of the run) / (probe then), as
-hwnat's profiler does. Every completed measurement (raw, with its probe sample) is appended to
+hwnat's profiler does; whole networks are timed as hwnat's measure_networks does (compiled afresh each round,
+probe-scaled, median over rounds). Every completed measurement (raw, with its probe sample) is appended to
 <out>.journal.jsonl: run it again after an interruption and it resumes where it stopped. The runtime is configured
 and the calls are timed as hwnat's backends do.
 """
@@ -583,9 +584,10 @@ def measure_jobs(runtime: Any, bundle: Path, manifest: dict[str, Any], journal: 
 
 
 def measure_networks(runtime: Any, bundle: Path, manifest: dict[str, Any], journal: Journal,
-                     done: dict[tuple[str, int], list[float]], progress: bool) -> None:
-    """Time whole networks interleaved: all compiled first, then `rounds` passes in a seeded shuffled order
-    (the order of hwnat's measure_networks); each (network, round) is journalled when done."""
+                     done: dict[tuple[str, int], dict[str, Any]], session: str, progress: bool) -> None:
+    """Time whole networks interleaved, as hwnat's measure_networks: `rounds` passes in a seeded shuffled order,
+    each network compiled afresh per round and timed right after a probe sample; each (network, round) is
+    journalled raw with its probe sample when done."""
     nets = manifest["networks"]
     spec = manifest["timing"]["networks"]
     rounds, timing = int(spec["rounds"]), Timing.from_dict(spec["per_round"])
@@ -595,21 +597,22 @@ def measure_networks(runtime: Any, bundle: Path, manifest: dict[str, Any], journ
     todo = [(r, int(i)) for r in range(rounds) for i in orders[r] if (nets[int(i)]["arch_id"], r) not in done]
     if not todo:
         return
-    models = []
-    bar = Progress("compiling networks", len(nets), progress)
-    for net in nets:
-        models.append(runtime.compile(bundle / net["file"], _shape(net)))
-        bar.update()
+    probe = Probe(runtime, bundle, manifest["probe"])
     bar = Progress("networks", len(todo), progress)
     try:
         for r, i in todo:
-            samples = models[i].time_calls(inputs[i], timing)
-            done[(nets[i]["arch_id"], r)] = samples
-            journal.append({"kind": "net", "key": nets[i]["arch_id"], "round": r, "samples_s": samples})
+            model = runtime.compile(bundle / nets[i]["file"], _shape(nets[i]))
+            try:
+                probe_ms = probe.sample()
+                samples = model.time_calls(inputs[i], timing)
+            finally:
+                model.close()
+            row = {"stats": stats(samples), "probe_ms": probe_ms, "session": session}
+            done[(nets[i]["arch_id"], r)] = row
+            journal.append({"kind": "net", "key": nets[i]["arch_id"], "round": r, **row})
             bar.update(f"round {r + 1}/{rounds}")
     finally:
-        for model in models:
-            model.close()
+        probe.close()
 
 
 def host_info() -> dict[str, Any]:
@@ -672,13 +675,14 @@ def _run(bundle: Path, out: Path, runtime_name: str | None, progress: bool) -> d
     journal = Journal(out.with_name(out.name + ".journal.jsonl"), header)
     rows = journal.load()
     jobs = {(r["key"], int(r["pass"])): r for r in rows if r["kind"] == "job"}
-    nets = {(r["key"], int(r["round"])): r["samples_s"] for r in rows if r["kind"] == "net"}
+    nets = {(r["key"], int(r["round"])): r for r in rows if r["kind"] == "net"}
     log(f"bundle {manifest['bundle_id'][:12]} for target {settings['name']}: {len(manifest['units'])} units timed "
         f"{manifest['unit_mode']} as {len(manifest['jobs'])} jobs, {len(manifest['networks'])} networks on {name} "
         f"{version}, {device}" + (f"; resuming with {len(rows)} measurement(s) from the journal" if rows else ""))
     try:
-        measure_jobs(runtime, bundle, manifest, journal, jobs, uuid.uuid4().hex[:8], progress)
-        measure_networks(runtime, bundle, manifest, journal, nets, progress)
+        session = uuid.uuid4().hex[:8]
+        measure_jobs(runtime, bundle, manifest, journal, jobs, session, progress)
+        measure_networks(runtime, bundle, manifest, journal, nets, session, progress)
     finally:
         journal.close()
     passes = int(manifest["timing"]["units"].get("passes", 1))
@@ -686,10 +690,10 @@ def _run(bundle: Path, out: Path, runtime_name: str | None, progress: bool) -> d
     job_passes = {j["key"]: [normalise(jobs[(j["key"], p)], medians) for p in range(passes)]
                   for j in manifest["jobs"]}
     rounds = int(manifest["timing"]["networks"]["rounds"])
-    networks = {}
-    for net in manifest["networks"]:
-        samples = [s for r in range(rounds) for s in nets[(net["arch_id"], r)]]
-        networks[net["arch_id"]] = stats(samples)
+    net_medians = session_medians(nets.values())
+    networks = {net["arch_id"]: combine_passes([normalise(nets[(net["arch_id"], r)], net_medians)
+                                                for r in range(rounds)])
+                for net in manifest["networks"]}
     timings = {
         "timings_schema_version": TIMINGS_SCHEMA_VERSION,
         "bundle_id": manifest["bundle_id"],
@@ -704,6 +708,7 @@ def _run(bundle: Path, out: Path, runtime_name: str | None, progress: bool) -> d
         "jobs": {key: combine_passes(per_pass) for key, per_pass in job_passes.items()},
         "job_passes": job_passes,
         "probe_medians_ms": medians,
+        "network_probe_medians_ms": net_medians,
         "networks": networks,
         "manifest": manifest,
     }

@@ -304,8 +304,8 @@ def test_runner_resumes_from_a_cut_journal(board: dict[str, Any], tmp_path: Path
 
 def test_runner_rescales_each_job_by_the_probe_sampled_just_before(
         board: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The machine runs 3× slower from every 4th probe sample until the next one: raw timings carry it, the
-    written ones do not (the median probe is the normal speed); a run killed midway resumes losing nothing."""
+    """The machine runs 3× slower from every 4th probe sample until the next one: raw timings of jobs and of
+    whole networks carry it, the written ones do not (the median probe is the normal speed); a run killed midway resumes losing nothing."""
     folder = tmp_path / "board"
     shutil.copytree(board["folder"], folder, ignore=shutil.ignore_patterns("timings.json*"))
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -340,6 +340,11 @@ def test_runner_rescales_each_job_by_the_probe_sampled_just_before(
     for key, per_pass in timings["job_passes"].items():
         assert [s["p10_ms"] for s in per_pass] == pytest.approx([base(file_of[key])] * 3)
         assert timings["jobs"][key]["p90_ms"] == pytest.approx(base(file_of[key]))
+    nets = [r for r in rows if r["kind"] == "net"]
+    assert len(nets) == len(manifest["networks"]) * manifest["timing"]["networks"]["rounds"]
+    slowed_nets = [r for r in nets if r["probe_ms"] == pytest.approx(0.6)]
+    assert slowed_nets and all(r["stats"]["p10_ms"] == pytest.approx(3.0) for r in slowed_nets)
+    assert [t["p10_ms"] for t in timings["networks"].values()] == pytest.approx([1.0] * len(manifest["networks"]))
 
 
 def test_context_bundle_times_units_between_layers_and_subtracts_references(
