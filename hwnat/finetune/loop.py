@@ -24,6 +24,7 @@ from hwnat.finetune.data import FinetuneData, Transform
 from hwnat.finetune.optimizers import create_optimizer
 from hwnat.finetune.student import build_student, exit_logits, exit_stages
 from hwnat.io import atomic_write_jsonl
+from hwnat.progress import progress_bar
 from hwnat.space.arch import Arch
 from hwnat.supernet import OFAMobileNetV3, recalibrate_bn
 from hwnat.training.batches import ShardedLoader, calibration_batches, prepare
@@ -101,7 +102,8 @@ class FinetuneLoop:
             self._record(SELECT, 0, None, 0, 0, 0.0, time.perf_counter() - t0, val_acc, val_loss,
                          epochs=cfg.max_epochs)
         loader = self._loader(SELECT, job.data.train)
-        bar = _progress(STAGE_TITLE[SELECT], cfg.max_epochs * len(loader), cursor.epoch * len(loader), job.progress)
+        bar = progress_bar(cfg.max_epochs * len(loader), STAGE_TITLE[SELECT], job.progress,
+                           initial=cursor.epoch * len(loader))
         try:
             while cursor.stage == SELECT:
                 t0 = time.perf_counter()
@@ -135,7 +137,7 @@ class FinetuneLoop:
         model, optimizer = self._start(RETRAIN, train_val)
         loader = self._loader(RETRAIN, train_val)
         total = cursor.chosen_epochs
-        bar = _progress(STAGE_TITLE[RETRAIN], total * len(loader), cursor.epoch * len(loader), job.progress)
+        bar = progress_bar(total * len(loader), STAGE_TITLE[RETRAIN], job.progress, initial=cursor.epoch * len(loader))
         try:
             while cursor.epoch < total:
                 t0 = time.perf_counter()
@@ -282,17 +284,3 @@ def summary(record: dict[str, Any]) -> str:
     val = "" if "val_top1" not in record else f" val_top1={record['val_top1']:.4f} (best epoch {record['best_epoch']})"
     return (f"[step {step} epoch {record['epoch']}/{record['epochs']}]{loss}{val} "
             f"({record['train_s']:.0f}+{record['val_s']:.0f} s)")
-
-
-class _NoBar:
-    def update(self, n: int) -> None: ...
-    def set_postfix(self, **kwargs: Any) -> None: ...
-    def close(self) -> None: ...
-
-
-def _progress(title: str, total: int, done: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=done, desc=title, unit="step", file=sys.stderr, dynamic_ncols=True, leave=True)

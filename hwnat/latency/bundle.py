@@ -213,11 +213,12 @@ def export_models(plan: BundlePlan, space: SearchSpace, folder: Path, progress: 
     import torch
 
     from hwnat.backends.onnx_export import export_onnx
-    from hwnat.latency.profiler import progress_bar, single_threaded_torch
+    from hwnat.latency.profiler import single_threaded_torch
     from hwnat.models import build_static
+    from hwnat.progress import progress_bar
 
     entries = plan.manifest["jobs"] + plan.manifest["networks"]
-    with single_threaded_torch(), progress_bar(len(entries) + 1, "exporting bundle", progress) as bar:
+    with single_threaded_torch(), progress_bar(len(entries) + 1, "exporting bundle", progress, unit="model") as bar:
         for job, entry in zip(plan.job_plan.jobs, plan.manifest["jobs"]):
             job.export(folder / entry["file"])
             bar.update(1)

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hwnat.backends.base import ModelSource
-from hwnat.latency.profiler import progress_bar, single_threaded_torch
+from hwnat.latency.profiler import single_threaded_torch
 from hwnat.latency.timing import UnitTiming
+from hwnat.progress import progress_bar
 
 if TYPE_CHECKING:
     from hwnat.backends.base import Backend, CompiledModel
@@ -51,7 +52,7 @@ def export_networks(space: SearchSpace, archs: Sequence[Arch], folder: Path, bat
     from hwnat.models import build_static
 
     sources = []
-    with single_threaded_torch(), progress_bar(len(archs), "exporting networks", progress) as bar:
+    with single_threaded_torch(), progress_bar(len(archs), "exporting networks", progress, unit="net") as bar:
         for i, arch in enumerate(archs):
             torch.manual_seed(i)
             shape = (batch, 3, arch.resolution, arch.resolution)
@@ -93,7 +94,7 @@ def time_interleaved(backend: Backend, loaders: Sequence[Callable[[], CompiledMo
         probe = SpeedProbe(backend, probe_dir or Path(own_dir)) if use_probe and loaders else None
         compiled: list[CompiledModel | None] = [load() for load in loaders]
         inputs = [rng.standard_normal(shape).astype(np.float32) for shape in input_shapes]
-        with progress_bar(timing.rounds * len(loaders), title, progress) as bar:
+        with progress_bar(timing.rounds * len(loaders), title, progress, unit="net") as bar:
             for r in range(timing.rounds):
                 for i in rng.permutation(len(loaders)):
                     model = compiled[i] if (r == 0 or not recompile) else loaders[i]()

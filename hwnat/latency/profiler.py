@@ -10,7 +10,6 @@ jobs, keys and export and brings back {job key: timings} to turn into entries.
 from __future__ import annotations
 
 import logging
-import sys
 import tempfile
 import time
 import uuid
@@ -25,6 +24,7 @@ import numpy as np
 from hwnat.backends.base import ModelSource, TimingStats
 from hwnat.latency.probe import SpeedProbe, normalise
 from hwnat.latency.timing import UnitTiming, combine_passes
+from hwnat.progress import progress_bar
 
 if TYPE_CHECKING:
     from hwnat.backends.base import Backend, CompiledModel
@@ -82,14 +82,6 @@ def single_threaded_torch() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def progress_bar(total: int, desc: str, enabled: bool):  # type: ignore[no-untyped-def]
-    """A tqdm bar with ETA on stderr (disabled: a no-op bar)."""
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="unit", file=sys.stderr, disable=not enabled, dynamic_ncols=True,
-                smoothing=0.05)
-
-
 def profile_units(backend: Backend, units: Sequence[Unit], timing: TimingSpec, *, passes: int = 1,
                   journal: Journal | None = None, known: dict[str, TimingStats] | None = None,
                   progress: bool = True, seed: int = 0, mode: str = "alone",
@@ -112,7 +104,8 @@ def profile_units(backend: Backend, units: Sequence[Unit], timing: TimingSpec, *
     resumed = len(plan.jobs) * passes - measured_now
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hwnat-profile-") as tmp, single_threaded_torch(), \
-            progress_bar(measured_now, f"profiling {backend.spec.name}", progress) as bar:
+            progress_bar(measured_now, f"profiling {backend.spec.name}", progress, unit="unit",
+                         smoothing=0.05) as bar:
         files: dict[str, Path] = {}
         probe = SpeedProbe(backend, Path(tmp)) if measured_now and use_probe else None
         for p, pending in enumerate(left):

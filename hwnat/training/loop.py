@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from hwnat.io import atomic_write_jsonl
+from hwnat.progress import progress_bar
 from hwnat.space.arch import max_arch
 from hwnat.space.spec import SearchSpace
 from hwnat.supernet import OFAMobileNetV3
@@ -123,7 +124,8 @@ class Trainer:
             self.resume = None
         archs = validation_archs(run.space, phase.choices, run.width_mult, run.resolutions,
                                  run.config.val_random_subnets, seed=run.seed * 1000 + phase.index)
-        bar = _progress(phase, steps, state.epoch, run.progress and run.ctx.is_main)
+        bar = progress_bar(phase.epochs * steps, f"phase {phase.index} {phase.name}",
+                           run.progress and run.ctx.is_main, initial=state.epoch * steps)
         try:
             while state.epoch < phase.epochs:
                 t0 = time.perf_counter()
@@ -243,21 +245,3 @@ def _summary(record: dict[str, Any]) -> str:
     val = " ".join(f"{k}={v:.3f}" for k, v in record["val"].items())
     return (f"[{record['phase']} {record['epoch']}/{record['epochs']}] loss={record['loss']:.3f} {val} "
             f"({record['train_s']:.0f}+{record['val_s']:.0f} s)")
-
-
-class _NoBar:
-    def update(self, n: int) -> None: ...
-    def set_postfix(self, **kwargs: Any) -> None: ...
-    def close(self) -> None: ...
-
-    def write(self, text: str, file: Any = None) -> None:
-        print(text, file=file or sys.stderr)
-
-
-def _progress(phase: PhaseSpec, steps: int, done_epochs: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=phase.epochs * steps, initial=done_epochs * steps, desc=f"phase {phase.index} {phase.name}",
-                unit="step", file=sys.stderr, dynamic_ncols=True, leave=True)
