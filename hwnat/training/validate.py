@@ -11,6 +11,7 @@ from torch import nn
 
 from hwnat.data.dataset import ImageDataset
 from hwnat.data.splits import stratified_order
+from hwnat.models.fuse import fold_batchnorm
 from hwnat.space.arch import Arch
 from hwnat.space.spec import SearchSpace
 from hwnat.supernet import OFAMobileNetV3, extract, recalibrate_bn
@@ -63,7 +64,8 @@ def accuracy(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tenso
 
 
 def evaluate_arch(supernet: OFAMobileNetV3, arch: Arch, data: EvalData, max_images: int = 0) -> float:
-    """Extract `arch`, recalibrate its BN on fixed training batches, return its validation accuracy.
+    """Extract `arch`, recalibrate its BN on fixed training batches (then fold it into the convolutions), return
+    its validation accuracy.
 
     Runs under a forked torch RNG with a fixed seed, so validation never shifts the training random stream.
     """
@@ -75,6 +77,7 @@ def evaluate_arch(supernet: OFAMobileNetV3, arch: Arch, data: EvalData, max_imag
         recalibrate_bn(model, calibration_batches(data.train, data.train_transform, data.batch_size,
                                                   data.calib_batches, data.seed, arch.resolution, data.device,
                                                   data.channels_last))
+        fold_batchnorm(model)
         val = data.val
         if max_images and max_images < len(val):  # a class-stratified subset (splits are sorted by file order)
             val = val.subset(np.sort(stratified_order(val.labels, data.seed)[:max_images]))
