@@ -216,6 +216,7 @@ def search(ctx: BuildContext) -> dict[str, Any]:
                         resume=resume, progress=lambda row: _search_progress(ctx, row))
     feasible = result.archive.take(np.flatnonzero(result.archive.violation(cfg.budgets) == 0))
     return {"out": str(out), "evaluations": result.evaluations, "hv": result.history[-1]["hv"],
+            "scored_on": evaluator.images,
             "archive_size": len(result.archive), "feasible": feasible.records(ctx.space),
             "front": result.front.records(ctx.space), "resumed": resume}
 
@@ -237,7 +238,7 @@ def _select_inputs(ctx: BuildContext) -> dict[str, Any]:
 @stage("select", _select_inputs)
 def select(ctx: BuildContext) -> dict[str, Any]:
     """Measure the most accurate feasible subnets end to end on the target (interleaved) and keep the most
-    accurate one whose measured latency meets the budget: the table predicts, the target decides. When the target
+    accurate one whose measured latency meets the budget (`most_accurate`): the table predicts, the target decides. When the target
     runs slower than the table says and none fits, a second round measures the most accurate subnets whose
     prediction, scaled by the measured/predicted ratio of the first round, meets the budget."""
     from hwnat.backends.base import create_backend
@@ -263,8 +264,19 @@ def select(ctx: BuildContext) -> dict[str, Any]:
                           f"{limit:g} ms on {ctx.target.name} (fastest measured {fastest['measured_p50_ms']:.3f} ms, "
                           f"table predicted {fastest['latency']:.3f} ms); the machine may be busy, or the table "
                           f"out of date (rebuild it with hwnat profile); or relax the budget")
-    chosen = min(fits, key=lambda r: r["error"])
+    chosen = most_accurate(fits, ctx.results["search"].get("scored_on", 0))
     return {"candidates": rows, "chosen": chosen}
+
+
+def most_accurate(fits: list[dict[str, Any]], images: int) -> dict[str, Any]:
+    """The most accurate candidate; among those whose error is within one binomial standard error of the best
+    (on `images` validation images: differences the search cannot tell apart), the slowest measured, which
+    uses more of the budget and gains more from fine-tuning. `images` 0: the most accurate, ties by order."""
+    best = min(fits, key=lambda r: r["error"])
+    if images <= 0:
+        return best
+    noise = float(np.sqrt(best["error"] * (1 - best["error"]) / images))
+    return max((r for r in fits if r["error"] <= best["error"] + noise), key=lambda r: r["measured_p50_ms"])
 
 
 def _measure_candidates(ctx: BuildContext, backend: Any, records: list[dict[str, Any]],

@@ -78,6 +78,12 @@ class SupernetEvaluator:
         self.space = supernet.space
         self.train_config: Any = None  # the run's TrainConfig, set by supernet_evaluator (for adaptation)
 
+    @property
+    def images(self) -> int:
+        """How many validation images each subnet is scored on."""
+        n = len(self.data.val)
+        return min(n, self.max_images) if self.max_images else n
+
     def evaluate(self, genomes: np.ndarray) -> np.ndarray:
         from hwnat.training.validate import evaluate_arch
 

@@ -123,3 +123,15 @@ def test_select_measures_a_second_round_when_the_target_runs_slower_than_the_tab
     assert calls == [["a8", "a7"], ["a3", "a2"]]  # a3: 3 ms predicted × 1.5 = 4.5 ms ≤ 5 ms
     assert result["chosen"]["arch_id"] == "a3" and result["chosen"]["measured_p50_ms"] == pytest.approx(4.5)
     assert [r["round"] for r in result["candidates"]] == [1, 1, 2, 2]
+
+
+def test_select_prefers_the_slower_of_candidates_the_search_cannot_tell_apart() -> None:
+    from hwnat.pipeline.stages import most_accurate
+
+    fits = [{"arch_id": "fast", "error": 0.200, "measured_p50_ms": 1.0},
+            {"arch_id": "slow", "error": 0.205, "measured_p50_ms": 1.9},
+            {"arch_id": "slower-but-worse", "error": 0.260, "measured_p50_ms": 1.95}]
+    # one standard error of 20% error on 1,000 images is 1.26 points: 0.5 points is noise, 6 points is not
+    assert most_accurate(fits, 1000)["arch_id"] == "slow"
+    assert most_accurate(fits, 100_000)["arch_id"] == "fast"  # 0.13 points: a real difference
+    assert most_accurate(fits, 0)["arch_id"] == "fast"  # unknown image count: the most accurate
