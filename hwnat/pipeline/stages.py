@@ -238,9 +238,10 @@ def _select_inputs(ctx: BuildContext) -> dict[str, Any]:
 @stage("select", _select_inputs)
 def select(ctx: BuildContext) -> dict[str, Any]:
     """Measure the most accurate feasible subnets end to end on the target (interleaved) and keep the most
-    accurate one whose measured latency meets the budget (`most_accurate`): the table predicts, the target decides. When the target
-    runs slower than the table says and none fits, a second round measures the most accurate subnets whose
-    prediction, scaled by the measured/predicted ratio of the first round, meets the budget."""
+    accurate one whose measured latency meets the budget (`most_accurate`): the table predicts, the target
+    decides. When the target runs slower than the table says and none fits, a second round measures the most
+    accurate subnets whose prediction, scaled by the measured/predicted ratio of the first round, meets the
+    budget."""
     from hwnat.backends.base import create_backend
 
     feasible = sorted(ctx.results["search"]["feasible"], key=lambda r: (r["error"], r.get("latency", 0.0)))
