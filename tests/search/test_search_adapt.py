@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -123,29 +120,14 @@ run_search(cfg, ev, sp, latency=SyntheticLatency(sp), out=sys.argv[1], resume=sy
 """
 
 
-def _kill_when(proc: subprocess.Popen, ready, timeout: float = 300) -> None:
-    try:
-        deadline = time.monotonic() + timeout
-        while not ready():
-            assert proc.poll() is None, "the search finished before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
-
-
 @pytest.mark.slow
-def test_sigkill_during_adapting_search_then_resume(tmp_path) -> None:
+def test_sigkill_during_adapting_search_then_resume(tmp_path, kill_when) -> None:
     script = tmp_path / "run.py"
     script.write_text(KILL_SCRIPT.format(tiny={**TINY, "adapt": True}))
     ref, killed = tmp_path / "ref", tmp_path / "killed"
     subprocess.run([sys.executable, str(script), str(ref), "0", "0"], check=True, timeout=300)
     proc = subprocess.Popen([sys.executable, str(script), str(killed), "0.3", "0"])
-    _kill_when(proc, lambda: (killed / ADAPT_DIR).is_dir())  # killed after the first adaptation began
+    kill_when(proc, lambda: (killed / ADAPT_DIR).is_dir())  # killed after the first adaptation began
     subprocess.run([sys.executable, str(script), str(killed), "0", "1"], check=True, timeout=300)
     assert (ref / ARCHIVE_LOG).read_text() == (killed / ARCHIVE_LOG).read_text()
     assert json.loads((ref / FRONT_FILE).read_text())["front"] == json.loads((killed / FRONT_FILE).read_text())["front"]
@@ -253,7 +235,7 @@ run_search(cfg, ev, TINY_SPACE, out=sys.argv[1], resume=sys.argv[3] == "1", adap
 
 
 @pytest.mark.slow
-def test_sigkill_during_supernet_adaptation_then_resume(tmp_path) -> None:
+def test_sigkill_during_supernet_adaptation_then_resume(tmp_path, kill_when) -> None:
     src = write_supernet(tmp_path / "supernet.pt")
     script = tmp_path / "run.py"
     script.write_text(REAL_KILL_SCRIPT.format(here=str(Path(__file__).parent)))
@@ -261,7 +243,7 @@ def test_sigkill_during_supernet_adaptation_then_resume(tmp_path) -> None:
     subprocess.run([sys.executable, str(script), str(ref), str(src), "0"], check=True, timeout=600)
     proc = subprocess.Popen([sys.executable, str(script), str(killed), str(src), "0"])
     # killed once the first adaptation's weights are saved, while the archive is being re-evaluated
-    _kill_when(proc, lambda: (killed / ADAPT_DIR / "iter-0001.pt").exists(), timeout=600)
+    kill_when(proc, lambda: (killed / ADAPT_DIR / "iter-0001.pt").exists(), timeout=600)
     subprocess.run([sys.executable, str(script), str(killed), str(src), "1"], check=True, timeout=600)
     assert (ref / ARCHIVE_LOG).read_text() == (killed / ARCHIVE_LOG).read_text()
     assert json.loads((ref / FRONT_FILE).read_text())["front"] == json.loads((killed / FRONT_FILE).read_text())["front"]

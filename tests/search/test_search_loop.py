@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -96,24 +93,13 @@ run_search(cfg, SyntheticEvaluator(sp, delay_s=float(sys.argv[2])), sp, latency=
 """
 
 
-def test_sigkill_then_resume_matches_uninterrupted(tmp_path) -> None:
+def test_sigkill_then_resume_matches_uninterrupted(tmp_path, kill_when) -> None:
     script = tmp_path / "run.py"
     script.write_text(KILL_SCRIPT.format(tiny=TINY))
     ref, killed = tmp_path / "ref", tmp_path / "killed"
     subprocess.run([sys.executable, str(script), str(ref), "0", "0"], check=True, timeout=120)
     proc = subprocess.Popen([sys.executable, str(script), str(killed), "0.3", "0"])
-    try:
-        deadline = time.monotonic() + 120
-        while not (killed / STATE_FILE).exists():
-            assert proc.poll() is None, "the search finished before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    kill_when(proc, lambda: (killed / STATE_FILE).exists(), timeout=120)
     subprocess.run([sys.executable, str(script), str(killed), "0", "1"], check=True, timeout=120)
     assert (ref / ARCHIVE_LOG).read_text() == (killed / ARCHIVE_LOG).read_text()
     assert json.loads((ref / FRONT_FILE).read_text())["front"] == json.loads((killed / FRONT_FILE).read_text())["front"]
