@@ -272,7 +272,7 @@ def select(ctx: BuildContext) -> dict[str, Any]:
 def most_accurate(fits: list[dict[str, Any]], images: int) -> dict[str, Any]:
     """The most accurate candidate; among those whose error is within one binomial standard error of the best
     (on `images` validation images: differences the search cannot tell apart), the slowest measured, which
-    uses more of the budget and gains more from fine-tuning. `images` 0: the most accurate, ties by order."""
+    uses more of the budget. `images` 0: the most accurate, ties by order."""
     best = min(fits, key=lambda r: r["error"])
     if images <= 0:
         return best
