@@ -117,7 +117,7 @@ def bench_tradeoff(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     from hwnat.latency.calibration import fit_calibration
     from hwnat.latency.networks import default_network_timing, measure_networks
     from hwnat.latency.selection import calibration_archs, random_archs
-    from hwnat.latency.table import LatencyTable
+    from hwnat.latency.table import LatencyTable, net_params_m
     from hwnat.latency.validation import accuracy
     from hwnat.space import arch_id, encode, get_space
 
@@ -141,10 +141,12 @@ def bench_tradeoff(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     ms = np.array([getattr(s, first.statistic) for s in measured])
     rows = []
     for min_time, prof, table in tables:
-        raw, calls = table.raw_many(space, np.stack([encode(space, a) for a in [*cal, *val]]))
-        widths = np.array([a.width_mult for a in [*cal, *val]])
-        fit = fit_calibration(raw[: len(cal)], calls[: len(cal)], ms[: len(cal)], widths=widths[: len(cal)])
-        score = accuracy(fit.apply(raw[len(cal):], calls[len(cal):], widths[len(cal):]), ms[len(cal):])
+        genomes = np.stack([encode(space, a) for a in [*cal, *val]])
+        raw, calls = table.raw_many(space, genomes)
+        widths, params = table.widths_of(space, genomes), net_params_m(space, genomes)
+        c = len(cal)
+        fit = fit_calibration(raw[:c], calls[:c], ms[:c], widths=widths[:c], params_m=params[:c])
+        score = accuracy(fit.apply(raw[c:], calls[c:], widths[c:], params[c:]), ms[c:])
         rows.append({"target": name, "min_time_s_per_unit": min_time, "passes": prof["passes"],
                      "profile_wall_s": prof["wall_s"], "units": prof["units"], "pass_spread": prof["pass_spread"],
                      "calibration": fit.model, "validation": score, "load_avg": _load()})

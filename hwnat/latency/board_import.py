@@ -19,7 +19,7 @@ from hwnat.latency.calibration import Calibration, fit_calibration
 from hwnat.latency.identity import SpaceIdentity, TargetIdentity
 from hwnat.latency.jobs import JobPlan, plan_jobs
 from hwnat.latency.store import default_table_path
-from hwnat.latency.table import LatencyTable
+from hwnat.latency.table import LatencyTable, net_params_m
 from hwnat.latency.timing import DEFAULT_STATISTIC, UnitTiming, combine_passes
 from hwnat.latency.validation import accuracy
 from hwnat.space.genome import encode, parse_arch_id
@@ -134,9 +134,11 @@ def _rows(ids: list[str], raw: np.ndarray, measured: np.ndarray,
     return rows
 
 
-def _raw(table: LatencyTable, space: SearchSpace, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _inputs(table: LatencyTable, space: SearchSpace,
+            ids: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(raw sums, unit calls, widths, parameter counts in millions) of the named subnets: the calibration's inputs."""
     genomes = np.stack([encode(space, parse_arch_id(space, a)) for a in ids])
-    return table.raw_many(space, genomes)
+    return (*table.raw_many(space, genomes), table.widths_of(space, genomes), net_params_m(space, genomes))
 
 
 def calibrate_from_board(table: LatencyTable, space: SearchSpace, manifest: dict[str, Any],
@@ -145,15 +147,15 @@ def calibrate_from_board(table: LatencyTable, space: SearchSpace, manifest: dict
     out: dict[str, Any] = {}
     cal_ids, cal_ms = _measured(manifest, timings, "calibration", table.statistic)
     if len(cal_ids) >= 2:
-        raw, calls = _raw(table, space, cal_ids)
-        table.calibration = fit_calibration(raw, calls, cal_ms)
+        raw, calls, widths, params = _inputs(table, space, cal_ids)
+        table.calibration = fit_calibration(raw, calls, cal_ms, widths=widths, params_m=params)
         out["calibration_nets"] = _rows(cal_ids, raw, cal_ms)
     elif cal_ids:
         log.warning("one calibration network is too few to fit a calibration; the table predicts the raw sum")
     val_ids, val_ms = _measured(manifest, timings, "validation", table.statistic)
     if len(val_ids) >= 2:
-        raw, calls = _raw(table, space, val_ids)
-        predicted = table.calibration.apply(raw, calls)
+        raw, calls, widths, params = _inputs(table, space, val_ids)
+        predicted = table.calibration.apply(raw, calls, widths, params)
         p50 = _measured(manifest, timings, "validation", "p50_ms")[1]
         net_timing = manifest["timing"]["networks"]
         table.validation = {**accuracy(predicted, val_ms), "statistic": table.statistic,

@@ -20,7 +20,7 @@ from hwnat.latency.networks import default_network_timing, measure_networks
 from hwnat.latency.profiler import profile_units, split_timing
 from hwnat.latency.selection import calibration_archs, random_archs
 from hwnat.latency.store import default_table_path
-from hwnat.latency.table import LatencyTable, LatencyTableError
+from hwnat.latency.table import LatencyTable, LatencyTableError, net_params_m
 from hwnat.latency.validation import accuracy
 from hwnat.space.genome import arch_id, encode
 
@@ -182,11 +182,12 @@ def _calibrate_and_validate(backend: Backend, table: LatencyTable, space: Search
                                               "statistic": table.statistic}}
     if cal:
         raw, calls = _raw(table, space, cal)
-        table.calibration = fit_calibration(raw, calls, ms[: len(cal)], widths=_widths(cal))
+        table.calibration = fit_calibration(raw, calls, ms[: len(cal)], widths=_widths(cal),
+                                            params_m=_params(space, cal))
         out["calibration_nets"] = _rows(space, cal, raw, ms[: len(cal)])
     if val:
         raw, calls = _raw(table, space, val)
-        predicted = table.calibration.apply(raw, calls, _widths(val))
+        predicted = table.calibration.apply(raw, calls, _widths(val), _params(space, val))
         measured_val = ms[len(cal):]
         p50 = np.array([s.p50_ms for s in measured[len(cal):]])
         table.validation = {**accuracy(predicted, measured_val), "statistic": table.statistic,
@@ -200,6 +201,10 @@ def _calibrate_and_validate(backend: Backend, table: LatencyTable, space: Search
 
 def _raw(table: LatencyTable, space: SearchSpace, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray]:
     return table.raw_many(space, np.stack([encode(space, a) for a in archs]))
+
+
+def _params(space: SearchSpace, archs: list[Arch]) -> np.ndarray:
+    return net_params_m(space, np.stack([encode(space, a) for a in archs]))
 
 
 def _widths(archs: list[Arch]) -> np.ndarray:

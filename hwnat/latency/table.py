@@ -37,6 +37,13 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 
 
+def net_params_m(space: SearchSpace, genomes: np.ndarray) -> np.ndarray:
+    """Parameter counts (millions) of an (N, G) array of NAT genomes: the `weights` calibration's input."""
+    from hwnat.complexity.vectorised import complexity_many
+
+    return complexity_many(space, genomes)[1] / 1e6
+
+
 class LatencyTableError(ConfigError):
     """A latency table is missing, corrupt, incomplete, or measured for another target or space."""
 
@@ -127,8 +134,9 @@ class LatencyTable:
 
     def predict(self, space: SearchSpace, arch: Arch) -> float:
         """Calibrated end-to-end latency (ms) of `arch`."""
-        raw, calls = self.raw(space, arch)
-        return float(self.calibration.apply(raw, calls, float(arch.width_mult))[0])
+        from hwnat.space.genome import encode
+
+        return float(self.predict_many(space, encode(space, arch))[0])
 
     # -- vectorised prediction --------------------------------------------------------------------
     def positions(self, space: SearchSpace) -> PositionTable:
@@ -181,7 +189,8 @@ class LatencyTable:
     def predict_many(self, space: SearchSpace, genomes: np.ndarray) -> np.ndarray:
         """Calibrated latencies (ms) of an (N, G) array of NAT genomes, shape (N,)."""
         ms, calls = self.raw_many(space, genomes)
-        return self.calibration.apply(ms, calls, self.widths_of(space, genomes))
+        params = net_params_m(space, genomes) if self.calibration.uses_params else None
+        return self.calibration.apply(ms, calls, self.widths_of(space, genomes), params)
 
     @staticmethod
     def widths_of(space: SearchSpace, genomes: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hwnat.errors import ConfigError
-from hwnat.latency.calibration import Calibration, fit_calibration
+from hwnat.latency.calibration import TIE_MAPE, Calibration, fit_calibration
 from hwnat.latency.validation import accuracy, kendall, spearman
 
 
@@ -51,7 +51,7 @@ def test_fit_recovers_a_linear_correction_and_picks_by_held_out_error() -> None:
     measured = (0.8 * raw + 0.12) * (1 + rng.normal(0, 0.003, 30))
     cal = fit_calibration(raw, calls, measured)
     assert cal.n == 30 and set(cal.loo_mape) == {"identity", "linear", "loglinear", "calls"}
-    assert cal.loo_mape[cal.model] == min(cal.loo_mape.values())
+    assert cal.loo_mape[cal.model] <= min(cal.loo_mape.values()) + TIE_MAPE
     assert cal.model in ("linear", "calls")
     np.testing.assert_allclose(cal.apply(raw, calls), 0.8 * raw + 0.12, rtol=0.01)
     assert Calibration.from_dict(cal.to_dict()) == cal
@@ -111,3 +111,24 @@ def test_one_correction_is_kept_when_widths_agree() -> None:
     assert not cal.per_width and "per_width" in cal.loo_mape
     few = fit_calibration(raw[:12], np.full(12, 20.0), 0.9 * raw[:12], widths=widths[:12])  # < 6 at some width
     assert "per_width" not in few.loo_mape
+
+
+def test_weights_model_charges_parameters_beyond_the_cache() -> None:
+    # Networks whose weights outgrow the cache (knot 1.5 M parameters) pay 0.3 ms per million beyond it.
+    rng = np.random.default_rng(6)
+    raw = rng.uniform(0.5, 8.0, 30)
+    params = rng.uniform(0.5, 6.0, 30)
+    calls = np.full(30, 20.0)
+    truth = 1.1 * raw + 0.3 * np.maximum(0.0, params - 1.5) + 0.05
+    cal = fit_calibration(raw, calls, truth * (1 + rng.normal(0, 0.002, 30)), params_m=params)
+    assert cal.model == "weights" and cal.uses_params
+    assert cal.params[:3] == pytest.approx((1.1, 0.3, 0.05), rel=0.1, abs=0.02)
+    assert cal.params[3] == pytest.approx(1.5, abs=0.15)  # the knot
+    np.testing.assert_allclose(cal.apply(raw, calls, params_m=params), truth, rtol=0.01)
+    assert Calibration.from_dict(json.loads(json.dumps(cal.to_dict()))) == cal
+    with pytest.raises(ConfigError, match="parameter counts"):
+        cal.apply(raw, calls)
+    # Without parameter counts the model is not a candidate; with them and no cache effect it is not chosen.
+    assert "weights" not in fit_calibration(raw, calls, truth).loo_mape
+    plain = fit_calibration(raw, calls, (0.9 * raw + 0.1) * (1 + rng.normal(0, 0.002, 30)), params_m=params)
+    assert plain.model != "weights" and not plain.uses_params
