@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from latency_fakes import MakeTable, fake_identity, fake_ms
 
-from hwnat.config.targets import load_target
 from hwnat.latency.blocks import enumerate_units
 from hwnat.latency.calibration import Calibration
-from hwnat.latency.identity import SpaceIdentity, TargetIdentity
+from hwnat.latency.identity import SpaceIdentity
 from hwnat.latency.table import LatencyTable
 from hwnat.latency.timing import UnitTiming
 from hwnat.space import SearchSpace
-
-MakeTable = Callable[..., LatencyTable]
-
-
-def fake_ms(key: str) -> float:
-    """A deterministic pseudo-latency in [0.01, 0.2) ms per unit key."""
-    return 0.01 + int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 2**32 * 0.19
-
-
-def fake_identity(name: str = "fake-cpu") -> TargetIdentity:
-    from hwnat.backends.base import create_backend
-
-    spec = load_target(name)
-    return TargetIdentity.measured(spec, create_backend(spec))
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import fake_ms
+from latency_fakes import fake_ms
 
 from hwnat.backends.base import cpu_model, create_backend
 from hwnat.cli.main import cli

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import MakeTable, fake_identity, fake_ms
+from latency_fakes import MakeTable, fake_identity, fake_ms
 
 from hwnat.latency.blocks import units_of
 from hwnat.latency.calibration import Calibration
