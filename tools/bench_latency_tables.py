@@ -117,7 +117,7 @@ def bench_tradeoff(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     from hwnat.latency.calibration import fit_calibration
     from hwnat.latency.networks import default_network_timing, measure_networks
     from hwnat.latency.selection import calibration_archs, random_archs
-    from hwnat.latency.table import LatencyTable, net_params_m
+    from hwnat.latency.table import LatencyTable
     from hwnat.latency.validation import accuracy
     from hwnat.space import arch_id, encode, get_space
 
@@ -142,8 +142,7 @@ def bench_tradeoff(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for min_time, prof, table in tables:
         genomes = np.stack([encode(space, a) for a in [*cal, *val]])
-        raw, calls = table.raw_many(space, genomes)
-        widths, params = table.widths_of(space, genomes), net_params_m(space, genomes)
+        raw, calls, widths, params = table.calibration_inputs(space, genomes)
         c = len(cal)
         fit = fit_calibration(raw[:c], calls[:c], ms[:c], widths=widths[:c], params_m=params[:c])
         score = accuracy(fit.apply(raw[c:], calls[c:], widths[c:], params[c:]), ms[c:])

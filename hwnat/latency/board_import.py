@@ -19,7 +19,7 @@ from hwnat.latency.calibration import Calibration, fit_calibration
 from hwnat.latency.identity import SpaceIdentity, TargetIdentity
 from hwnat.latency.jobs import JobPlan, plan_jobs
 from hwnat.latency.store import default_table_path
-from hwnat.latency.table import LatencyTable, net_params_m
+from hwnat.latency.table import LatencyTable
 from hwnat.latency.timing import DEFAULT_STATISTIC, UnitTiming, combine_passes
 from hwnat.latency.validation import accuracy
 from hwnat.space.genome import encode, parse_arch_id
@@ -136,9 +136,7 @@ def _rows(ids: list[str], raw: np.ndarray, measured: np.ndarray,
 
 def _inputs(table: LatencyTable, space: SearchSpace,
             ids: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(raw sums, unit calls, widths, parameter counts in millions) of the named subnets: the calibration's inputs."""
-    genomes = np.stack([encode(space, parse_arch_id(space, a)) for a in ids])
-    return (*table.raw_many(space, genomes), table.widths_of(space, genomes), net_params_m(space, genomes))
+    return table.calibration_inputs(space, np.stack([encode(space, parse_arch_id(space, a)) for a in ids]))
 
 
 def calibrate_from_board(table: LatencyTable, space: SearchSpace, manifest: dict[str, Any],

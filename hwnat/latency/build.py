@@ -20,7 +20,7 @@ from hwnat.latency.networks import default_network_timing, measure_networks
 from hwnat.latency.profiler import profile_units, split_timing
 from hwnat.latency.selection import calibration_archs, random_archs
 from hwnat.latency.store import default_table_path
-from hwnat.latency.table import LatencyTable, LatencyTableError, net_params_m
+from hwnat.latency.table import LatencyTable, LatencyTableError
 from hwnat.latency.validation import accuracy
 from hwnat.space.genome import arch_id, encode
 
@@ -181,13 +181,12 @@ def _calibrate_and_validate(backend: Backend, table: LatencyTable, space: Search
     out: dict[str, Any] = {"network_timing": {"rounds": timing.rounds, "per_round": asdict(timing.per_round),
                                               "statistic": table.statistic}}
     if cal:
-        raw, calls = _raw(table, space, cal)
-        table.calibration = fit_calibration(raw, calls, ms[: len(cal)], widths=_widths(cal),
-                                            params_m=_params(space, cal))
+        raw, calls, widths, params = _inputs(table, space, cal)
+        table.calibration = fit_calibration(raw, calls, ms[: len(cal)], widths=widths, params_m=params)
         out["calibration_nets"] = _rows(space, cal, raw, ms[: len(cal)])
     if val:
-        raw, calls = _raw(table, space, val)
-        predicted = table.calibration.apply(raw, calls, _widths(val), _params(space, val))
+        raw, calls, widths, params = _inputs(table, space, val)
+        predicted = table.calibration.apply(raw, calls, widths, params)
         measured_val = ms[len(cal):]
         p50 = np.array([s.p50_ms for s in measured[len(cal):]])
         table.validation = {**accuracy(predicted, measured_val), "statistic": table.statistic,
@@ -199,16 +198,9 @@ def _calibrate_and_validate(backend: Backend, table: LatencyTable, space: Search
     return out
 
 
-def _raw(table: LatencyTable, space: SearchSpace, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray]:
-    return table.raw_many(space, np.stack([encode(space, a) for a in archs]))
-
-
-def _params(space: SearchSpace, archs: list[Arch]) -> np.ndarray:
-    return net_params_m(space, np.stack([encode(space, a) for a in archs]))
-
-
-def _widths(archs: list[Arch]) -> np.ndarray:
-    return np.array([a.width_mult for a in archs], dtype=np.float64)
+def _inputs(table: LatencyTable, space: SearchSpace,
+            archs: list[Arch]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return table.calibration_inputs(space, np.stack([encode(space, a) for a in archs]))
 
 
 def _rows(space: SearchSpace, archs: list[Arch], raw: np.ndarray, measured: np.ndarray,

@@ -4,10 +4,10 @@ Block sums miss cross-block fusion and cache effects and count the runtime's per
 instead of once per network, so a raw sum is off by a scale and an offset that depend on the runtime and on
 the width multiplier (ONNX Runtime, one correction for widths 0.5-1.0: biases of +2%, −4%, −9%). A unit timed
 alone runs with its weights in cache; inside a network whose weights outgrow the cache they stream from
-memory on every call (`tools/bench_in_network.py`: the heaviest units of a width-1.0 subnet run 3× slower in the
-network than alone on OpenVINO), which the `weights` model charges per parameter beyond a fitted knot. Each model below
-maps (raw sum in ms, number of unit calls, parameters in millions) to milliseconds; `fit_calibration` fits every
-model by relative-error least squares (Huber-reweighted) and keeps the one with the smallest leave-one-out
+memory on every call (`tools/bench_in_network.py`: the heaviest units of a width-1.0 subnet run 3× slower in
+the network than alone on OpenVINO), which the `weights` model charges per parameter beyond a fitted knot. Each
+model below maps (raw sum in ms, number of unit calls, parameters in millions) to milliseconds; `fit_calibration`
+fits every model by relative-error least squares (Huber-reweighted) and keeps the one with the smallest leave-one-out
 error, once for all subnets and once per width multiplier, and keeps per-width corrections when they predict
 held-out subnets better.
 """
@@ -34,8 +34,8 @@ Design = Callable[[np.ndarray, np.ndarray, np.ndarray, float], np.ndarray]
 @dataclass(frozen=True)
 class CalibrationModel:
     """`design(raw, calls, params_m, knot)` gives the regressors; the prediction is design @ params (exp'd in log
-    space). A model with `knot` also fits one knot, chosen among the calibration subnets' parameter counts and
-    stored as its last parameter; it needs the subnets' parameter counts (millions)."""
+    space). A model with `knot` also fits one knot on the subnets' parameter counts (millions), stored as its
+    last parameter, and needs those counts."""
 
     design: Design
     log_space: bool = False

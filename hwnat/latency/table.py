@@ -186,6 +186,12 @@ class LatencyTable:
                                     f"{self.rebuild}")
         return ms, calls
 
+    def calibration_inputs(self, space: SearchSpace,
+                           genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(raw sums in ms, unit calls, widths, parameter counts in millions) of NAT genomes: what a calibration
+        is fitted on and applied to."""
+        return (*self.raw_many(space, genomes), self.widths_of(space, genomes), net_params_m(space, genomes))
+
     def predict_many(self, space: SearchSpace, genomes: np.ndarray) -> np.ndarray:
         """Calibrated latencies (ms) of an (N, G) array of NAT genomes, shape (N,)."""
         ms, calls = self.raw_many(space, genomes)
