@@ -1,12 +1,17 @@
 """End-to-end timing of whole subnets, interleaved: all are exported and compiled first, then timed round-robin
 for several rounds (the order shuffled per round) so that drift of a shared, noisy machine hits all of them
-alike. Each round compiles every subnet afresh (by default): OpenVINO's speed differs from one compilation of
-the same model to the next by up to 1.7× (bimodal), so a subnet's latency is taken over several compilations,
-as a table's entries are over several passes."""
+alike, each compiled afresh per round (by default), the median over rounds taken.
+
+The 2-core VMs switch between speed regimes that last seconds: the same compiled network runs 1.3-1.6× slower
+in one than in another, and a probe timed just before it follows only part of that. For latency tables each
+network is therefore timed in bursts of a few calls alternating with a fixed reference subnet (paired timing)
+and scaled by the reference's speed in the same window: that ratio repeats within a few percent where the
+network's own time does not (`python tools/bench_repeatability.py` measures both)."""
 
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +29,10 @@ if TYPE_CHECKING:
     from hwnat.config.targets import TimingSpec
     from hwnat.space.arch import Arch
     from hwnat.space.spec import SearchSpace
+
+
+# Timed calls per burst in paired timing (each burst starts with one untimed call).
+PAIRED_BURST = 3
 
 
 @dataclass(frozen=True)
@@ -64,48 +73,79 @@ def export_networks(space: SearchSpace, archs: Sequence[Arch], folder: Path, bat
 
 def measure_networks(backend: Backend, space: SearchSpace, archs: Sequence[Arch], timing: NetworkTiming, *,
                      seed: int = 0, progress: bool = True, recompile: bool = True,
-                     use_probe: bool = True) -> list[UnitTiming]:
+                     paired: bool = True) -> list[UnitTiming]:
     """End-to-end timings of `archs` (in order), measured interleaved over `timing.rounds` rounds (compiled
-    afresh each round unless `recompile` is False), each scaled by the speed probe sampled just before it
-    (hwnat.latency.probe); each statistic is the median over rounds."""
+    afresh each round unless `recompile` is False); each statistic is the median over rounds.
+
+    `paired` (for latency tables): each network is timed in bursts alternating with the space's reference
+    subnet (`mid_arch`) and scaled by (session median of the reference) / (the reference in the same window),
+    so that the host's speed regimes cancel. Otherwise the network alone, back to back, unscaled (how it runs
+    when deployed; what budgets are checked on)."""
+    from hwnat.space import mid_arch
+
     with tempfile.TemporaryDirectory(prefix="hwnat-nets-") as tmp:
-        sources = export_networks(space, archs, Path(tmp), backend.spec.batch, progress)
+        sources = export_networks(space, [*archs, mid_arch(space)] if paired else archs, Path(tmp),
+                                  backend.spec.batch, progress)
         loaders = [lambda s=s: backend.compile(s) for s in sources]
-        raw, scaled = time_interleaved(backend, loaders, [s.input_shape for s in sources], timing, seed=seed,
-                                       progress=progress, recompile=recompile, use_probe=use_probe,
-                                       probe_dir=Path(tmp))
-    return scaled if use_probe else raw
+        reference = loaders.pop() if paired else None
+        raw, scaled = time_interleaved(backend, loaders, [s.input_shape for s in sources[:len(loaders)]], timing,
+                                       seed=seed, progress=progress, recompile=recompile, reference=reference)
+    return scaled if paired else raw
+
+
+def time_paired(call: Callable[[], object], reference: Callable[[], object], timing: TimingSpec,
+                burst: int = PAIRED_BURST) -> tuple[list[float], list[float]]:
+    """Seconds per call of `call` and of `reference`, timed in alternating bursts (one untimed call, then `burst`
+    timed ones, each) after `timing.warmup` calls of both, until `call` has ≥ min_runs calls and ≥ min_time_s
+    seconds. Bursts last milliseconds, the host's speed regimes seconds: both see the same machine."""
+    for _ in range(timing.warmup):
+        reference()
+        call()
+    samples: list[float] = []
+    ref_samples: list[float] = []
+    while len(samples) < timing.min_runs or sum(samples) < timing.min_time_s:
+        for fn, out in ((reference, ref_samples), (call, samples)):
+            fn()
+            for _ in range(burst):
+                t0 = time.perf_counter()
+                fn()
+                out.append(time.perf_counter() - t0)
+    return samples, ref_samples
 
 
 def time_interleaved(backend: Backend, loaders: Sequence[Callable[[], CompiledModel]],
                      input_shapes: Sequence[tuple[int, ...]], timing: NetworkTiming, *, seed: int = 0,
-                     progress: bool = True, recompile: bool = True, use_probe: bool = True,
-                     probe_dir: Path | None = None, title: str = "timing networks",
+                     progress: bool = True, recompile: bool = True,
+                     reference: Callable[[], CompiledModel] | None = None, title: str = "timing networks",
                      ) -> tuple[list[UnitTiming], list[UnitTiming]]:
     """Time already-built models (each `loaders[i]()` compiles one) round-robin in a shuffled order per round;
-    returns per model the raw statistics and the ones scaled by the speed probe (equal to raw without a probe),
-    each the median over rounds."""
-    from hwnat.latency.probe import SpeedProbe, normalise
+    returns per model the raw statistics and the ones scaled by the reference (equal to raw without one), each
+    the median over rounds. With a `reference` (compiled once), every window is timed by `time_paired` and
+    scaled by (median of the reference's p10 over all windows) / (its p10 in that window)."""
+    from hwnat.latency.probe import normalise
     from hwnat.latency.timing import combine_passes
 
     rng = np.random.default_rng(seed)
     rounds: list[list[tuple[UnitTiming, float | None]]] = [[] for _ in loaders]
-    with tempfile.TemporaryDirectory(prefix="hwnat-probe-") as own_dir:
-        probe = SpeedProbe(backend, probe_dir or Path(own_dir)) if use_probe and loaders else None
-        compiled: list[CompiledModel | None] = [load() for load in loaders]
-        inputs = [rng.standard_normal(shape).astype(np.float32) for shape in input_shapes]
-        with progress_bar(timing.rounds * len(loaders), title, progress, unit="net") as bar:
-            for r in range(timing.rounds):
-                for i in rng.permutation(len(loaders)):
-                    model = compiled[i] if (r == 0 or not recompile) else loaders[i]()
-                    assert model is not None
-                    probe_ms = probe.sample() if probe is not None else None
-                    stats = UnitTiming.from_seconds(model.time_calls(inputs[i], timing.per_round))
-                    rounds[i].append((stats, probe_ms))
-                    compiled[i] = None if recompile else model
-                    bar.update(1)
-    samples = [p for r in rounds for _, p in r if p is not None]
-    median = float(np.median(samples)) if samples else None
+    ref_model = reference() if reference is not None and loaders else None
+    compiled: list[CompiledModel | None] = [load() for load in loaders]
+    inputs = [rng.standard_normal(shape).astype(np.float32) for shape in input_shapes]
+    ref_call = ref_model.bind(rng.standard_normal(ref_model.input_shape).astype(np.float32)) if ref_model else None
+    with progress_bar(timing.rounds * len(loaders), title, progress, unit="net") as bar:
+        for r in range(timing.rounds):
+            for i in rng.permutation(len(loaders)):
+                model = compiled[i] if (r == 0 or not recompile) else loaders[i]()
+                assert model is not None
+                if ref_call is None:
+                    stats, ref_ms = UnitTiming.from_seconds(model.time_calls(inputs[i], timing.per_round)), None
+                else:
+                    samples, ref_samples = time_paired(model.bind(inputs[i]), ref_call, timing.per_round)
+                    stats, ref_ms = UnitTiming.from_seconds(samples), float(np.percentile(ref_samples, 10) * 1e3)
+                rounds[i].append((stats, ref_ms))
+                compiled[i] = None if recompile else model
+                bar.update(1)
+    samples_ms = [p for r in rounds for _, p in r if p is not None]
+    median = float(np.median(samples_ms)) if samples_ms else None
     raw = [combine_passes([s for s, _ in r]) for r in rounds]
     scaled = [combine_passes([normalise(s, p, median) for s, p in r]) for r in rounds]
     return raw, scaled

@@ -288,7 +288,7 @@ def _measure_candidates(ctx: BuildContext, backend: Any, records: list[dict[str,
     archs = [parse_arch_id(ctx.space, r["arch_id"]) for r in records]
     timing = default_network_timing(ctx.target.timing, ctx.settings["rounds"])
     measured = measure_networks(backend, ctx.space, archs, timing, seed=ctx.request.seed + round_,
-                                progress=ctx.progress, use_probe=False)
+                                progress=ctx.progress, paired=False)
     return [{**{k: rec[k] for k in ("arch_id", "error", "macs", "params", "latency") if k in rec},
              "measured_p50_ms": stats.p50_ms, "measured_p90_ms": stats.p90_ms, "round": round_}
             for rec, stats in zip(records, measured)]

@@ -101,6 +101,18 @@ def max_arch(space: SearchSpace, width_mult: float | None = None) -> Arch:
     )
 
 
+def mid_arch(space: SearchSpace, width_mult: float | None = None) -> Arch:
+    """A middling subnet: the middle resolution, width, depth, kernel and expand of the space, the last exit and
+    the first branch mask (a fixed reference network for relative timing)."""
+    def mid(values: tuple[Any, ...]) -> Any:
+        return values[(len(values) - 1) // 2]
+
+    w = mid(space.width_mults) if width_mult is None else width_mult
+    d, k, e = mid(space.depths), mid(space.kernel_sizes), mid(space.expand_ratios)
+    return Arch(mid(space.resolutions), float(w), tuple((k,) * d for _ in space.stages),
+                tuple((e,) * d for _ in space.stages), None, space.branch_masks[0])
+
+
 def min_arch(space: SearchSpace, width_mult: float | None = None) -> Arch:
     """The smallest subnet (the earliest exit in early-exit spaces)."""
     w = space.width_mults[0] if width_mult is None else width_mult

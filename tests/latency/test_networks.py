@@ -1,0 +1,86 @@
+"""Whole-network timing: paired timing against a reference subnet cancels the host's speed regimes."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from hwnat.backends.base import CompiledModel
+from hwnat.config.targets import TimingSpec
+from hwnat.latency import networks
+from hwnat.latency.networks import NetworkTiming, time_interleaved, time_paired
+from hwnat.space import get_space, mid_arch
+
+TIMING = NetworkTiming(rounds=5, per_round=TimingSpec(warmup=2, min_runs=10, min_time_s=0.0))
+
+
+class Machine:
+    """A fake clock; each model call advances it by the model's time × the current slowdown, which changes
+    whenever a network is compiled (speed regimes that last one timing window)."""
+
+    def __init__(self, slowdowns: list[float]) -> None:
+        self.now, self.slowdowns, self.compiles = 0.0, slowdowns, 0
+        self.slowdown = 1.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def compiled(self, ms: float, network: bool = True) -> CompiledModel:
+        if network:
+            self.slowdown = self.slowdowns[self.compiles % len(self.slowdowns)]
+            self.compiles += 1
+        machine = self
+
+        class Model(CompiledModel):
+            input_shape = (1, 3, 8, 8)
+
+            def run(self, x: np.ndarray) -> np.ndarray:
+                machine.now += ms * 1e-3 * machine.slowdown
+                return x
+
+            def time_calls(self, x: np.ndarray, timing: TimingSpec) -> list[float]:
+                return [ms * 1e-3 * machine.slowdown] * timing.min_runs
+
+        return Model()
+
+
+@pytest.fixture()
+def machine(monkeypatch: pytest.MonkeyPatch) -> Machine:
+    m = Machine([1.0, 3.0, 1.0, 1.5, 1.0, 2.0, 1.0])
+    monkeypatch.setattr(networks, "time", SimpleNamespace(perf_counter=m.perf_counter))
+    return m
+
+
+def test_time_paired_alternates_bursts_until_both_limits(machine: Machine) -> None:
+    net, ref = machine.compiled(2.0, network=False), machine.compiled(1.0, network=False)
+    x = np.zeros(net.input_shape, np.float32)
+    samples, ref_samples = time_paired(net.bind(x), ref.bind(x), TimingSpec(warmup=1, min_runs=4, min_time_s=0.02))
+    assert sum(samples) >= 0.02 and len(samples) >= 4
+    assert len(samples) == len(ref_samples) and len(samples) % networks.PAIRED_BURST == 0
+    assert samples == pytest.approx([2e-3] * len(samples)) and ref_samples == pytest.approx([1e-3] * len(samples))
+
+
+def test_paired_timing_cancels_speed_regimes_that_plain_timing_keeps(machine: Machine) -> None:
+    base = [0.5, 2.0, 4.0]
+    loaders = [lambda ms=ms: machine.compiled(ms) for ms in base]
+    shapes = [(1, 3, 8, 8)] * len(base)
+    raw, scaled = time_interleaved(None, loaders, shapes, TIMING, progress=False,  # type: ignore[arg-type]
+                                   reference=lambda: machine.compiled(1.0, network=False))
+    plain, _ = time_interleaved(None, loaders, shapes, TIMING, progress=False)  # type: ignore[arg-type]
+    scaled_ms = np.array([s.p10_ms for s in scaled])
+    # every window is scaled to the reference's median speed: exact ratios, one common scale
+    assert scaled_ms / scaled_ms[0] == pytest.approx(np.array(base) / base[0])
+    # without the reference the slowdowns of each network's windows stay in its numbers
+    plain_ms = np.array([s.p10_ms for s in plain])
+    assert not np.allclose(plain_ms / plain_ms[0], np.array(base) / base[0], rtol=0.05)
+    assert [s.p10_ms for s in raw] != pytest.approx(list(scaled_ms))
+
+
+def test_mid_arch_is_the_middle_of_every_choice() -> None:
+    space = get_space("mbv3-small-input")
+    arch = mid_arch(space).validate(space)
+    assert arch.resolution == 48 and arch.width_mult == 0.75
+    assert set(arch.depths) == {3} and {k for ks in arch.kernels for k in ks} == {5}
+    assert {e for es in arch.expands for e in es} == {4} and arch.exit is None
