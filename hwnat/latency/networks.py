@@ -11,7 +11,6 @@ network's own time does not (`python tools/bench_repeatability.py` measures both
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,23 +92,22 @@ def measure_networks(backend: Backend, space: SearchSpace, archs: Sequence[Arch]
     return scaled if paired else raw
 
 
-def time_paired(call: Callable[[], object], reference: Callable[[], object], timing: TimingSpec,
-                burst: int = PAIRED_BURST) -> tuple[list[float], list[float]]:
-    """Seconds per call of `call` and of `reference`, timed in alternating bursts (one untimed call, then `burst`
-    timed ones, each) after `timing.warmup` calls of both, until `call` has ≥ min_runs calls and ≥ min_time_s
-    seconds. Bursts last milliseconds, the host's speed regimes seconds: both see the same machine."""
-    for _ in range(timing.warmup):
-        reference()
-        call()
+def time_paired(model: CompiledModel, x: np.ndarray, reference: CompiledModel, ref_x: np.ndarray,
+                timing: TimingSpec, burst: int = PAIRED_BURST) -> tuple[list[float], list[float]]:
+    """Seconds per call of `model` and of `reference`, timed in alternating bursts (one untimed call, then
+    `burst` timed ones, each through the backend's own `time_calls`) after `timing.warmup` calls of both, until
+    `model` has ≥ min_runs calls and ≥ min_time_s seconds. Bursts last milliseconds, the host's speed regimes
+    seconds: both see the same machine."""
+    from hwnat.config.targets import TimingSpec
+
+    warm, one_burst = TimingSpec(timing.warmup, 0, 0.0), TimingSpec(1, burst, 0.0)
+    reference.time_calls(ref_x, warm)
+    model.time_calls(x, warm)
     samples: list[float] = []
     ref_samples: list[float] = []
     while len(samples) < timing.min_runs or sum(samples) < timing.min_time_s:
-        for fn, out in ((reference, ref_samples), (call, samples)):
-            fn()
-            for _ in range(burst):
-                t0 = time.perf_counter()
-                fn()
-                out.append(time.perf_counter() - t0)
+        ref_samples += reference.time_calls(ref_x, one_burst)
+        samples += model.time_calls(x, one_burst)
     return samples, ref_samples
 
 
@@ -130,16 +128,16 @@ def time_interleaved(backend: Backend, loaders: Sequence[Callable[[], CompiledMo
     ref_model = reference() if reference is not None and loaders else None
     compiled: list[CompiledModel | None] = [load() for load in loaders]
     inputs = [rng.standard_normal(shape).astype(np.float32) for shape in input_shapes]
-    ref_call = ref_model.bind(rng.standard_normal(ref_model.input_shape).astype(np.float32)) if ref_model else None
+    ref_x = rng.standard_normal(ref_model.input_shape).astype(np.float32) if ref_model is not None else None
     with progress_bar(timing.rounds * len(loaders), title, progress, unit="net") as bar:
         for r in range(timing.rounds):
             for i in rng.permutation(len(loaders)):
                 model = compiled[i] if (r == 0 or not recompile) else loaders[i]()
                 assert model is not None
-                if ref_call is None:
+                if ref_model is None or ref_x is None:
                     stats, ref_ms = UnitTiming.from_seconds(model.time_calls(inputs[i], timing.per_round)), None
                 else:
-                    samples, ref_samples = time_paired(model.bind(inputs[i]), ref_call, timing.per_round)
+                    samples, ref_samples = time_paired(model, inputs[i], ref_model, ref_x, timing.per_round)
                     stats, ref_ms = UnitTiming.from_seconds(samples), float(np.percentile(ref_samples, 10) * 1e3)
                 rounds[i].append((stats, ref_ms))
                 compiled[i] = None if recompile else model

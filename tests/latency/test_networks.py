@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
@@ -14,18 +12,16 @@ from hwnat.latency.networks import NetworkTiming, time_interleaved, time_paired
 from hwnat.space import get_space, mid_arch
 
 TIMING = NetworkTiming(rounds=5, per_round=TimingSpec(warmup=2, min_runs=10, min_time_s=0.0))
+X = np.zeros((1, 3, 8, 8), np.float32)
 
 
 class Machine:
-    """A fake clock; each model call advances it by the model's time × the current slowdown, which changes
-    whenever a network is compiled (speed regimes that last one timing window)."""
+    """Each model call takes the model's time × the machine's current slowdown, which changes whenever a network
+    is compiled (speed regimes that last one timing window); calls are logged as (model ms, timed)."""
 
     def __init__(self, slowdowns: list[float]) -> None:
-        self.now, self.slowdowns, self.compiles = 0.0, slowdowns, 0
-        self.slowdown = 1.0
-
-    def perf_counter(self) -> float:
-        return self.now
+        self.slowdowns, self.compiles, self.slowdown = slowdowns, 0, 1.0
+        self.calls: list[tuple[float, bool]] = []
 
     def compiled(self, ms: float, network: bool = True) -> CompiledModel:
         if network:
@@ -34,38 +30,35 @@ class Machine:
         machine = self
 
         class Model(CompiledModel):
-            input_shape = (1, 3, 8, 8)
+            input_shape = X.shape
 
             def run(self, x: np.ndarray) -> np.ndarray:
-                machine.now += ms * 1e-3 * machine.slowdown
                 return x
 
             def time_calls(self, x: np.ndarray, timing: TimingSpec) -> list[float]:
+                machine.calls += [(ms, False)] * timing.warmup + [(ms, True)] * timing.min_runs
                 return [ms * 1e-3 * machine.slowdown] * timing.min_runs
 
         return Model()
 
 
-@pytest.fixture()
-def machine(monkeypatch: pytest.MonkeyPatch) -> Machine:
-    m = Machine([1.0, 3.0, 1.0, 1.5, 1.0, 2.0, 1.0])
-    monkeypatch.setattr(networks, "time", SimpleNamespace(perf_counter=m.perf_counter))
-    return m
-
-
-def test_time_paired_alternates_bursts_until_both_limits(machine: Machine) -> None:
+def test_time_paired_alternates_bursts_until_both_limits() -> None:
+    machine = Machine([1.0])
     net, ref = machine.compiled(2.0, network=False), machine.compiled(1.0, network=False)
-    x = np.zeros(net.input_shape, np.float32)
-    samples, ref_samples = time_paired(net.bind(x), ref.bind(x), TimingSpec(warmup=1, min_runs=4, min_time_s=0.02))
-    assert sum(samples) >= 0.02 and len(samples) >= 4
-    assert len(samples) == len(ref_samples) and len(samples) % networks.PAIRED_BURST == 0
+    samples, ref_samples = time_paired(net, X, ref, X, TimingSpec(warmup=3, min_runs=4, min_time_s=0.02))
+    burst = networks.PAIRED_BURST
+    assert sum(samples) >= 0.02 and len(samples) >= 4 and len(samples) == len(ref_samples)
     assert samples == pytest.approx([2e-3] * len(samples)) and ref_samples == pytest.approx([1e-3] * len(samples))
+    assert machine.calls[:6] == [(1.0, False)] * 3 + [(2.0, False)] * 3
+    one_pair = [(1.0, False)] + [(1.0, True)] * burst + [(2.0, False)] + [(2.0, True)] * burst
+    assert machine.calls[6:] == one_pair * (len(samples) // burst)
 
 
-def test_paired_timing_cancels_speed_regimes_that_plain_timing_keeps(machine: Machine) -> None:
+def test_paired_timing_cancels_speed_regimes_that_plain_timing_keeps() -> None:
+    machine = Machine([1.0, 3.0, 1.0, 1.5, 1.0, 2.0, 1.0])
     base = [0.5, 2.0, 4.0]
     loaders = [lambda ms=ms: machine.compiled(ms) for ms in base]
-    shapes = [(1, 3, 8, 8)] * len(base)
+    shapes = [X.shape] * len(base)
     raw, scaled = time_interleaved(None, loaders, shapes, TIMING, progress=False,  # type: ignore[arg-type]
                                    reference=lambda: machine.compiled(1.0, network=False))
     plain, _ = time_interleaved(None, loaders, shapes, TIMING, progress=False)  # type: ignore[arg-type]
