@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TIMINGS_SCHEMA_VERSION = 2
+TIMINGS_SCHEMA_VERSION = 3
 SHOW_MISSING = 5
 BOARD_KEYS = ("runtime", "runtime_version", "device_name", "host", "wall_s", "resumed_from")
 

@@ -9,7 +9,8 @@ cuda-python); never torch or hwnat. Run it inside the extracted bundle:
 Each unit is measured as the bundle's jobs (alone, or between context layers with a reference job subtracted
 back home); a speed probe timed just before each job rescales it by (median probe of the run) / (probe then), as
 hwnat's profiler does; whole networks are timed as hwnat's measure_networks does (compiled afresh each round,
-probe-scaled, median over rounds). Every completed measurement (raw, with its probe sample) is appended to
+each timed in bursts alternating with the bundle's reference subnet and scaled by the reference's speed in the
+same window, median over rounds). Every completed measurement (raw, with its speed sample) is appended to
 <out>.journal.jsonl: run it again after an interruption and it resumes where it stopped. The runtime is configured
 and the calls are timed as hwnat's backends do.
 """
@@ -34,10 +35,10 @@ try:
 except ImportError:
     sys.exit("error: numpy is not installed on this device: pip install numpy")
 
-RUNNER_VERSION = 2
-BUNDLE_SCHEMA_VERSIONS = (2,)
-TIMINGS_SCHEMA_VERSION = 2
-JOURNAL_VERSION = 2
+RUNNER_VERSION = 3
+BUNDLE_SCHEMA_VERSIONS = (3,)
+TIMINGS_SCHEMA_VERSION = 3
+JOURNAL_VERSION = 3
 RUNTIMES = ("ort", "openvino", "tensorrt")
 UNIT_INPUT_SEED = 0
 PROBE_INPUT_SEED = 0
@@ -485,7 +486,7 @@ def load_manifest(bundle: Path) -> dict[str, Any]:
     if version not in BUNDLE_SCHEMA_VERSIONS:
         raise RunnerError(f"{path} has bundle schema version {version!r}; this runner reads "
                           f"{list(BUNDLE_SCHEMA_VERSIONS)}: use the run.py shipped with the bundle")
-    models = manifest["jobs"] + manifest["networks"] + [manifest["probe"]]
+    models = manifest["jobs"] + manifest["networks"] + [manifest["probe"], manifest["reference"]]
     missing = [m["file"] for m in models if not (bundle / m["file"]).is_file()]
     if missing:
         raise RunnerError(f"bundle {bundle} lacks {len(missing)} model file(s): {', '.join(missing[:5])}"
@@ -530,19 +531,20 @@ class Probe:
         self.model.close()
 
 
-def session_medians(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
-    """Median probe sample of each run (session) of the journal (as hwnat.latency.profiler._session_medians)."""
+def session_medians(rows: Iterable[dict[str, Any]], key: str = "probe_ms") -> dict[str, float]:
+    """Median speed sample (`key`: the probe's for jobs, the reference's for networks) of each run (session) of
+    the journal (as hwnat.latency.profiler._session_medians)."""
     samples: dict[str, list[float]] = {}
     for row in rows:
-        if row.get("probe_ms") is not None:
-            samples.setdefault(str(row.get("session", "")), []).append(float(row["probe_ms"]))
+        if row.get(key) is not None:
+            samples.setdefault(str(row.get("session", "")), []).append(float(row[key]))
     return {s: float(np.median(v)) for s, v in samples.items()}
 
 
-def normalise(row: dict[str, Any], medians: dict[str, float]) -> dict[str, Any]:
-    """A job's stats scaled by (median probe of its session) / (its probe sample), unchanged without a probe
+def normalise(row: dict[str, Any], medians: dict[str, float], key: str = "probe_ms") -> dict[str, Any]:
+    """A measurement's stats scaled by (median speed sample of its session) / (its own), unchanged without a
     sample (as hwnat.latency.probe.normalise)."""
-    probe, median = row.get("probe_ms"), medians.get(str(row.get("session", "")))
+    probe, median = row.get(key), medians.get(str(row.get("session", "")))
     if probe is None or median is None or probe <= 0:
         return dict(row["stats"])
     factor = median / float(probe)
@@ -583,36 +585,52 @@ def measure_jobs(runtime: Any, bundle: Path, manifest: dict[str, Any], journal: 
         probe.close()
 
 
+def time_paired(model: Model, x: np.ndarray, reference: Model, ref_x: np.ndarray, timing: Timing,
+                burst: int) -> tuple[list[float], list[float]]:
+    """Seconds per call of `model` and `reference` timed in alternating bursts (as
+    hwnat.latency.networks.time_paired)."""
+    warm, one_burst = Timing(timing.warmup, 0, 0.0), Timing(1, burst, 0.0)
+    reference.time_calls(ref_x, warm)
+    model.time_calls(x, warm)
+    samples: list[float] = []
+    ref_samples: list[float] = []
+    while len(samples) < timing.min_runs or sum(samples) < timing.min_time_s:
+        ref_samples += reference.time_calls(ref_x, one_burst)
+        samples += model.time_calls(x, one_burst)
+    return samples, ref_samples
+
+
 def measure_networks(runtime: Any, bundle: Path, manifest: dict[str, Any], journal: Journal,
                      done: dict[tuple[str, int], dict[str, Any]], session: str, progress: bool) -> None:
     """Time whole networks interleaved, as hwnat's measure_networks: `rounds` passes in a seeded shuffled order,
-    each network compiled afresh per round and timed right after a probe sample; each (network, round) is
-    journalled raw with its probe sample when done."""
-    nets = manifest["networks"]
+    each network compiled afresh per round and timed paired with the reference subnet (compiled once); each
+    (network, round) is journalled raw with the reference's p10 of the same window when done."""
+    nets, ref_entry = manifest["networks"], manifest["reference"]
     spec = manifest["timing"]["networks"]
-    rounds, timing = int(spec["rounds"]), Timing.from_dict(spec["per_round"])
+    rounds, timing, burst = int(spec["rounds"]), Timing.from_dict(spec["per_round"]), int(spec["burst"])
     rng = np.random.default_rng(int(spec.get("seed", 0)))
     inputs = [rng.standard_normal(_shape(n)).astype(np.float32) for n in nets]
+    ref_x = rng.standard_normal(_shape(ref_entry)).astype(np.float32)
     orders = [rng.permutation(len(nets)) for _ in range(rounds)]
     todo = [(r, int(i)) for r in range(rounds) for i in orders[r] if (nets[int(i)]["arch_id"], r) not in done]
     if not todo:
         return
-    probe = Probe(runtime, bundle, manifest["probe"])
+    reference = runtime.compile(bundle / ref_entry["file"], _shape(ref_entry))
     bar = Progress("networks", len(todo), progress)
     try:
         for r, i in todo:
             model = runtime.compile(bundle / nets[i]["file"], _shape(nets[i]))
             try:
-                probe_ms = probe.sample()
-                samples = model.time_calls(inputs[i], timing)
+                samples, ref_samples = time_paired(model, inputs[i], reference, ref_x, timing, burst)
             finally:
                 model.close()
-            row = {"stats": stats(samples), "probe_ms": probe_ms, "session": session}
+            row = {"stats": stats(samples), "reference_ms": float(np.percentile(ref_samples, 10) * 1e3),
+                   "session": session}
             done[(nets[i]["arch_id"], r)] = row
             journal.append({"kind": "net", "key": nets[i]["arch_id"], "round": r, **row})
             bar.update(f"round {r + 1}/{rounds}")
     finally:
-        probe.close()
+        reference.close()
 
 
 def host_info() -> dict[str, Any]:
@@ -690,8 +708,8 @@ def _run(bundle: Path, out: Path, runtime_name: str | None, progress: bool) -> d
     job_passes = {j["key"]: [normalise(jobs[(j["key"], p)], medians) for p in range(passes)]
                   for j in manifest["jobs"]}
     rounds = int(manifest["timing"]["networks"]["rounds"])
-    net_medians = session_medians(nets.values())
-    networks = {net["arch_id"]: combine_passes([normalise(nets[(net["arch_id"], r)], net_medians)
+    net_medians = session_medians(nets.values(), "reference_ms")
+    networks = {net["arch_id"]: combine_passes([normalise(nets[(net["arch_id"], r)], net_medians, "reference_ms")
                                                 for r in range(rounds)])
                 for net in manifest["networks"]}
     timings = {
@@ -708,7 +726,7 @@ def _run(bundle: Path, out: Path, runtime_name: str | None, progress: bool) -> d
         "jobs": {key: combine_passes(per_pass) for key, per_pass in job_passes.items()},
         "job_passes": job_passes,
         "probe_medians_ms": medians,
-        "network_probe_medians_ms": net_medians,
+        "network_reference_medians_ms": net_medians,
         "networks": networks,
         "manifest": manifest,
     }

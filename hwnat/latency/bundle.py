@@ -1,12 +1,12 @@
-"""Board bundles: the measurement jobs of a profile request's units (hwnat.latency.jobs), the speed probe and the
-calibration/validation networks as ONNX, a manifest and the self-contained runner (board_runner.py as run.py), in
-one .tar.gz to measure on a device hwnat cannot run on.
+"""Board bundles: the measurement jobs of a profile request's units (hwnat.latency.jobs), the speed probe, the
+calibration/validation networks and the reference subnet they are timed against as ONNX, a manifest and the
+self-contained runner (board_runner.py as run.py), in one .tar.gz to measure on a device hwnat cannot run on.
 
 Layout: `hwnat-bundle-<target>-<id>/{manifest.json, run.py, README.md, models/j0000.onnx, models/n000.onnx,
-models/probe.onnx, ...}`. The manifest lists the units (enough to plan their jobs again on import), the unit
-timing mode and the jobs it gives. The bundle id is a digest of the manifest (target settings, space, units, mode,
-jobs, probe, networks, timing, exporter), so the same request gives the same id and a board-side journal of that
-id can be resumed.
+models/probe.onnx, models/reference.onnx, ...}`. The manifest lists the units (enough to plan their jobs again
+on import), the unit timing mode and the jobs it gives. The bundle id is a digest of the manifest (target
+settings, space, units, mode, jobs, probe, networks, reference, timing, exporter), so the same request gives the
+same id and a board-side journal of that id can be resumed.
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ from hwnat.latency.blocks import check_coverage, enumerate_units
 from hwnat.latency.build import DEFAULT_CALIBRATION_NETS, block_timing
 from hwnat.latency.identity import SpaceIdentity
 from hwnat.latency.jobs import plan_jobs
-from hwnat.latency.networks import default_network_timing
+from hwnat.latency.networks import PAIRED_BURST, default_network_timing
 from hwnat.latency.probe import probe_timing, probe_unit
 from hwnat.latency.selection import calibration_archs, random_archs
-from hwnat.space.genome import arch_id
+from hwnat.space.arch import mid_arch
+from hwnat.space.genome import arch_id, parse_arch_id
 
 if TYPE_CHECKING:
     from hwnat.latency.blocks import Unit
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BUNDLE_SCHEMA_VERSION = 2
+BUNDLE_SCHEMA_VERSION = 3
 BOARD_RUNTIMES = ("ort", "openvino", "tensorrt")
 MANIFEST = "manifest.json"
 RUNNER = "run.py"
@@ -55,8 +56,9 @@ README = "README.md"
 RUNNER_SOURCE = Path(__file__).with_name("board_runner.py")
 RUNTIME_PACKAGES = {"ort": "onnxruntime", "openvino": "openvino", "tensorrt": "tensorrt cuda-python"}
 PROBE_FILE = "models/probe.onnx"
+REFERENCE_FILE = "models/reference.onnx"
 MANIFEST_KEYS = ("bundle_id", "target", "space", "widths", "resolutions", "timing", "unit_mode", "units", "jobs",
-                 "probe", "networks")
+                 "probe", "networks", "reference")
 
 
 class BundleError(ConfigError):
@@ -136,6 +138,7 @@ def plan_bundle(req: ProfileRequest) -> BundlePlan:
     probe = probe_unit(spec.batch)
     cal, val = _networks(req, widths, resolutions)
     network_timing = default_network_timing(spec.timing, req.rounds)
+    reference = mid_arch(space)
     networks = [{"arch_id": arch_id(space, a), "role": role, "file": f"models/n{i:03d}.onnx",
                  "input_shape": [spec.batch, 3, a.resolution, a.resolution]}
                 for i, (a, role) in enumerate([(a, "calibration") for a in cal] + [(a, "validation") for a in val])]
@@ -148,7 +151,7 @@ def plan_bundle(req: ProfileRequest) -> BundlePlan:
         "resolutions": list(resolutions),
         "timing": {"units": {**asdict(block_timing(req)), "passes": req.passes, "seed": req.seed},
                    "networks": {"rounds": network_timing.rounds, "per_round": asdict(network_timing.per_round),
-                                "seed": req.seed}},
+                                "seed": req.seed, "burst": PAIRED_BURST}},
         "exporter": _exporter(),
         "unit_mode": jobs.mode,
         "units": [u.to_dict() for u in jobs.units],
@@ -156,6 +159,8 @@ def plan_bundle(req: ProfileRequest) -> BundlePlan:
                  for i, j in enumerate(jobs.jobs)],
         "probe": {"file": PROBE_FILE, "input_shape": list(probe.input_shape), "timing": asdict(probe_timing())},
         "networks": networks,
+        "reference": {"arch_id": arch_id(space, reference), "file": REFERENCE_FILE,
+                      "input_shape": [spec.batch, 3, reference.resolution, reference.resolution]},
     }
     manifest["bundle_id"] = manifest_digest(manifest)
     return BundlePlan(manifest, jobs.units, (*cal, *val), jobs)
@@ -179,7 +184,8 @@ Needs Python >= 3.8, numpy and the runtime (`pip install numpy {RUNTIME_PACKAGES
 
     python3 run.py --out timings.json
 
-Progress goes to stderr. A small speed-probe model is timed just before each unit model and rescales it.
+Progress goes to stderr. A small speed-probe model is timed just before each unit model and rescales it; each
+whole network is timed in bursts alternating with a reference subnet and rescaled by it.
 Every measurement is journalled in `timings.json.journal.jsonl`: if the run is interrupted, run the same command
 again and it resumes. Keep the board otherwise idle while it measures.
 
@@ -208,8 +214,8 @@ def _atomic_file(path: Path) -> Iterator[Path]:
 
 
 def export_models(plan: BundlePlan, space: SearchSpace, folder: Path, progress: bool = True) -> None:
-    """Export every job, the probe and every network of the plan into `folder` at the file names of its
-    manifest."""
+    """Export every job, the probe, every network and the reference subnet of the plan into `folder` at the file
+    names of its manifest."""
     import torch
 
     from hwnat.backends.onnx_export import export_onnx
@@ -218,14 +224,16 @@ def export_models(plan: BundlePlan, space: SearchSpace, folder: Path, progress: 
     from hwnat.progress import progress_bar
 
     entries = plan.manifest["jobs"] + plan.manifest["networks"]
-    with single_threaded_torch(), progress_bar(len(entries) + 1, "exporting bundle", progress, unit="model") as bar:
+    with single_threaded_torch(), progress_bar(len(entries) + 2, "exporting bundle", progress, unit="model") as bar:
         for job, entry in zip(plan.job_plan.jobs, plan.manifest["jobs"]):
             job.export(folder / entry["file"])
             bar.update(1)
         probe = plan.manifest["probe"]
         probe_unit(probe["input_shape"][0]).export(folder / probe["file"])
         bar.update(1)
-        for i, (arch, entry) in enumerate(zip(plan.networks, plan.manifest["networks"])):
+        reference = plan.manifest["reference"]
+        nets = [*zip(plan.networks, plan.manifest["networks"]), (parse_arch_id(space, reference["arch_id"]), reference)]
+        for i, (arch, entry) in enumerate(nets):
             torch.manual_seed(i)
             export_onnx(build_static(space, arch), tuple(entry["input_shape"]), folder / entry["file"])
             bar.update(1)

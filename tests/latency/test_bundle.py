@@ -40,10 +40,11 @@ from hwnat.latency.bundle import (
 )
 from hwnat.latency.identity import TargetIdentity
 from hwnat.latency.jobs import plan_jobs
+from hwnat.latency.networks import PAIRED_BURST
 from hwnat.latency.probe import normalise, probe_timing, probe_unit
 from hwnat.latency.table import LatencyTable
 from hwnat.latency.timing import UnitTiming
-from hwnat.space import SearchSpace, StageSpec, encode, parse_arch_id
+from hwnat.space import SearchSpace, StageSpec, arch_id, encode, mid_arch, parse_arch_id
 
 BACKENDS_TESTS = Path(__file__).resolve().parents[1] / "backends"
 FAST = TimingSpec(warmup=2, min_runs=5, min_time_s=0.0)
@@ -99,28 +100,25 @@ def journal_rows(out: Path) -> list[dict[str, Any]]:
 
 
 class FakeModel(board_runner.Model):
-    """Every call takes the runtime's `ms(file)` times its current slowdown; a probe call may change the slowdown."""
+    """Every call takes the runtime's `ms(file)` times its current slowdown."""
 
     def __init__(self, runtime: FakeRuntime, path: Path, input_shape: tuple[int, ...]) -> None:
         self.runtime, self.name, self.input_shape = runtime, path.name, input_shape
 
     def time_calls(self, x: np.ndarray, timing: board_runner.Timing) -> list[float]:
         assert x.shape == self.input_shape
-        if self.name == "probe.onnx":
-            self.runtime.probes += 1
-            self.runtime.slowdown = self.runtime.schedule(self.runtime.probes)
         return [self.runtime.ms(self.name) * self.runtime.slowdown * 1e-3] * max(timing.min_runs, 1)
 
 
 class FakeRuntime:
     """A board runtime without a runtime: model times from `ms(file name)`, the machine's speed from `schedule(k)`,
-    the slowdown from the k-th probe sample on (set by fake_runtime)."""
+    the slowdown from the k-th compilation on, until the next (set by fake_runtime)."""
 
     ms: Callable[[str], float] = staticmethod(lambda name: 1.0)  # type: ignore[assignment]
     schedule: Callable[[int], float] = staticmethod(lambda k: 1.0)  # type: ignore[assignment]
 
     def __init__(self, settings: dict[str, Any]) -> None:
-        self.probes, self.slowdown, self.compiled = 0, 1.0, 0
+        self.slowdown, self.compiled = 1.0, 0
 
     def version(self) -> str:
         return "fake-1.0"
@@ -131,6 +129,7 @@ class FakeRuntime:
     def compile(self, path: Path, input_shape: tuple[int, ...]) -> FakeModel:
         assert path.is_file()
         self.compiled += 1
+        self.slowdown = self.schedule(self.compiled)
         return FakeModel(self, path, input_shape)
 
 
@@ -142,9 +141,11 @@ def fake_runtime(monkeypatch: pytest.MonkeyPatch, name: str, ms: Callable[[str],
 
 
 def job_ms(manifest: dict[str, Any]) -> Callable[[str], float]:
-    """Model time by file: 0.05 ms + 1 µs per job index, 0.2 ms for the probe, 1 ms for networks."""
+    """Model time by file: 0.05 ms + 1 µs per job index, 0.2 ms for the probe, 0.5 ms for the reference subnet,
+    1 ms for networks."""
     by_file = {Path(j["file"]).name: 0.05 + i * 1e-3 for i, j in enumerate(manifest["jobs"])}
-    return lambda name: by_file.get(name, 0.2 if name == "probe.onnx" else 1.0)
+    by_file |= {"probe.onnx": 0.2, "reference.onnx": 0.5}
+    return lambda name: by_file.get(name, 1.0)
 
 
 def run_runner(folder: Path, out: Path) -> tuple[subprocess.CompletedProcess[str], list[str]]:
@@ -187,11 +188,15 @@ def test_bundle_holds_manifest_models_runner_and_readme(bundle: tuple[BundlePlan
     assert [j["key"] for j in manifest["jobs"]] == [u["key"] for u in manifest["units"]] == [u.key for u in plan.units]
     assert manifest["probe"] == {"file": "models/probe.onnx", "input_shape": list(probe_unit(1).input_shape),
                                  "timing": asdict(probe_timing())}
+    reference = mid_arch(tiny_space())
+    assert manifest["reference"] == {"arch_id": arch_id(tiny_space(), reference), "file": "models/reference.onnx",
+                                     "input_shape": [1, 3, reference.resolution, reference.resolution]}
+    assert manifest["timing"]["networks"]["burst"] == PAIRED_BURST
     with tarfile.open(path) as tar:
         names = set(tar.getnames())
         runner = tar.extractfile(f"{plan.folder}/run.py").read()  # type: ignore[union-attr]
         readme = tar.extractfile(f"{plan.folder}/README.md").read().decode()  # type: ignore[union-attr]
-    for entry in manifest["jobs"] + manifest["networks"] + [manifest["probe"]]:
+    for entry in manifest["jobs"] + manifest["networks"] + [manifest["probe"], manifest["reference"]]:
         assert f"{plan.folder}/{entry['file']}" in names
     assert runner == RUNNER_SOURCE.read_bytes()
     assert "python3 run.py" in readme and "--import" in readme
@@ -302,10 +307,12 @@ def test_runner_resumes_from_a_cut_journal(board: dict[str, Any], tmp_path: Path
     assert set(again["jobs"]) == set(before["jobs"]) and set(again["networks"]) == set(before["networks"])
 
 
-def test_runner_rescales_each_job_by_the_probe_sampled_just_before(
+def test_runner_rescales_jobs_by_the_probe_and_networks_by_the_reference(
         board: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The machine runs 3× slower from every 4th probe sample until the next one: raw timings of jobs and of
-    whole networks carry it, the written ones do not (the median probe is the normal speed); a run killed midway resumes losing nothing."""
+    """The machine runs 3× slower after every 4th compilation until the next one: raw timings of jobs and of
+    whole networks carry it, the written ones do not (jobs scaled by the probe sampled just before, networks by
+    the reference subnet timed in the same window; the median of each is the normal speed); a run killed midway
+    resumes losing nothing."""
     folder = tmp_path / "board"
     shutil.copytree(board["folder"], folder, ignore=shutil.ignore_patterns("timings.json*"))
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -342,8 +349,9 @@ def test_runner_rescales_each_job_by_the_probe_sampled_just_before(
         assert timings["jobs"][key]["p90_ms"] == pytest.approx(base(file_of[key]))
     nets = [r for r in rows if r["kind"] == "net"]
     assert len(nets) == len(manifest["networks"]) * manifest["timing"]["networks"]["rounds"]
-    slowed_nets = [r for r in nets if r["probe_ms"] == pytest.approx(0.6)]
+    slowed_nets = [r for r in nets if r["reference_ms"] == pytest.approx(1.5)]
     assert slowed_nets and all(r["stats"]["p10_ms"] == pytest.approx(3.0) for r in slowed_nets)
+    assert list(timings["network_reference_medians_ms"].values()) == pytest.approx([0.5])
     assert [t["p10_ms"] for t in timings["networks"].values()] == pytest.approx([1.0] * len(manifest["networks"]))
 
 
@@ -402,18 +410,18 @@ def test_missing_entries_are_named(bundle: tuple[BundlePlan, Path], board: dict[
 def test_other_format_versions_are_refused(bundle: tuple[BundlePlan, Path], board: dict[str, Any],
                                            tmp_path: Path) -> None:
     plan, _ = bundle
-    assert board_runner.BUNDLE_SCHEMA_VERSIONS == (BUNDLE_SCHEMA_VERSION,) == (2,)
-    assert board_runner.TIMINGS_SCHEMA_VERSION == board_import.TIMINGS_SCHEMA_VERSION == 2
-    old = {**plan.manifest, "bundle_schema_version": 1}
+    assert board_runner.BUNDLE_SCHEMA_VERSIONS == (BUNDLE_SCHEMA_VERSION,) == (3,)
+    assert board_runner.TIMINGS_SCHEMA_VERSION == board_import.TIMINGS_SCHEMA_VERSION == 3
+    old = {**plan.manifest, "bundle_schema_version": 2}
     (tmp_path / "manifest.json").write_text(json.dumps(old))
-    with pytest.raises(BundleError, match="bundle schema version 1; this hwnat reads version 2: write the bundle"):
+    with pytest.raises(BundleError, match="bundle schema version 2; this hwnat reads version 3: write the bundle"):
         read_manifest(tmp_path / "manifest.json")
-    with pytest.raises(board_runner.RunnerError, match=r"bundle schema version 1; this runner reads \[2\]"):
+    with pytest.raises(board_runner.RunnerError, match=r"bundle schema version 2; this runner reads \[3\]"):
         board_runner.load_manifest(tmp_path)
     timings = json.loads(board["timings"].read_text())
-    assert timings["timings_schema_version"] == 2 and timings["host"]["runner_version"] == 2
-    (tmp_path / "timings.json").write_text(json.dumps({**timings, "timings_schema_version": 1}))
-    with pytest.raises(BundleError, match="schema version 1; this hwnat reads version 2: run the run.py"):
+    assert timings["timings_schema_version"] == 3 and timings["host"]["runner_version"] == 3
+    (tmp_path / "timings.json").write_text(json.dumps({**timings, "timings_schema_version": 2}))
+    with pytest.raises(BundleError, match="schema version 2; this hwnat reads version 3: run the run.py"):
         import_timings(tmp_path / "timings.json", space=tiny_space(), out=tmp_path / "t.json")
 
 
