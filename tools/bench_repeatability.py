@@ -71,13 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         sources = export_networks(space, [*archs, mid_arch(space)], Path(tmp), spec.batch, progress=False)
         ref_source: ModelSource = sources.pop()
         ref = backend.compile(ref_source)
-        ref_call = ref.bind(rng.standard_normal(ref_source.input_shape).astype(np.float32))
+        ref_x = rng.standard_normal(ref_source.input_shape).astype(np.float32)
         inputs = [rng.standard_normal(s.input_shape).astype(np.float32) for s in sources]
         for r in range(args.compilations):
             for i in rng.permutation(len(sources)):
                 model = backend.compile(sources[i])
                 alone[i, r] = np.percentile(model.time_calls(inputs[i], timing), 10) * 1e3
-                samples, ref_samples = time_paired(model.bind(inputs[i]), ref_call, timing)
+                samples, ref_samples = time_paired(model, inputs[i], ref, ref_x, timing)
                 paired_raw[i, r] = np.percentile(samples, 10) * 1e3
                 ref_ms[i, r] = np.percentile(ref_samples, 10) * 1e3
     paired = paired_raw * np.median(ref_ms) / ref_ms
