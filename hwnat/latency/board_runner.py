@@ -42,6 +42,7 @@ JOURNAL_VERSION = 3
 RUNTIMES = ("ort", "openvino", "tensorrt")
 UNIT_INPUT_SEED = 0
 PROBE_INPUT_SEED = 0
+REFERENCE_SCALE_PERCENTILE = 10  # the networks' common scale: the reference's fast-regime speed
 SCALED_FIELDS = ("p50_ms", "p90_ms", "mean_ms", "std_ms", "p10_ms", "min_ms")
 PROGRESS_EVERY_S = 2.0
 
@@ -531,14 +532,15 @@ class Probe:
         self.model.close()
 
 
-def session_medians(rows: Iterable[dict[str, Any]], key: str = "probe_ms") -> dict[str, float]:
-    """Median speed sample (`key`: the probe's for jobs, the reference's for networks) of each run (session) of
-    the journal (as hwnat.latency.profiler._session_medians)."""
+def session_medians(rows: Iterable[dict[str, Any]], key: str = "probe_ms", percentile: float = 50) -> dict[str, float]:
+    """Median (or another percentile of the) speed samples (`key`: the probe's for jobs, the reference's for
+    networks) of each run (session) of the journal (as hwnat.latency.profiler._session_medians and
+    hwnat.latency.networks.time_interleaved)."""
     samples: dict[str, list[float]] = {}
     for row in rows:
         if row.get(key) is not None:
             samples.setdefault(str(row.get("session", "")), []).append(float(row[key]))
-    return {s: float(np.median(v)) for s, v in samples.items()}
+    return {s: float(np.percentile(v, percentile)) for s, v in samples.items()}
 
 
 def normalise(row: dict[str, Any], medians: dict[str, float], key: str = "probe_ms") -> dict[str, Any]:
@@ -708,7 +710,7 @@ def _run(bundle: Path, out: Path, runtime_name: str | None, progress: bool) -> d
     job_passes = {j["key"]: [normalise(jobs[(j["key"], p)], medians) for p in range(passes)]
                   for j in manifest["jobs"]}
     rounds = int(manifest["timing"]["networks"]["rounds"])
-    net_medians = session_medians(nets.values(), "reference_ms")
+    net_medians = session_medians(nets.values(), "reference_ms", REFERENCE_SCALE_PERCENTILE)
     networks = {net["arch_id"]: combine_passes([normalise(nets[(net["arch_id"], r)], net_medians, "reference_ms")
                                                 for r in range(rounds)])
                 for net in manifest["networks"]}
@@ -726,7 +728,7 @@ def _run(bundle: Path, out: Path, runtime_name: str | None, progress: bool) -> d
         "jobs": {key: combine_passes(per_pass) for key, per_pass in job_passes.items()},
         "job_passes": job_passes,
         "probe_medians_ms": medians,
-        "network_reference_medians_ms": net_medians,
+        "network_reference_scale_ms": net_medians,
         "networks": networks,
         "manifest": manifest,
     }

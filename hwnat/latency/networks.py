@@ -6,7 +6,9 @@ The 2-core VMs switch between speed regimes that last seconds: the same compiled
 in one than in another, and a probe timed just before it follows only part of that. For latency tables each
 network is therefore timed in bursts of a few calls alternating with a fixed reference subnet (paired timing)
 and scaled by the reference's speed in the same window: that ratio repeats within a few percent where the
-network's own time does not (`python tools/bench_repeatability.py` measures both)."""
+network's own time does not (`python tools/bench_repeatability.py` measures both). The common scale is the
+reference's speed in the fast regime (the 10th percentile of its windows), which sessions share, where the
+median moves with how long a session spent in slow regimes."""
 
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 
 # Timed calls per burst in paired timing (each burst starts with one untimed call).
 PAIRED_BURST = 3
+# Percentile of the reference's window timings that sets the common scale (its fast-regime speed).
+REFERENCE_SCALE_PERCENTILE = 10
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,8 @@ def measure_networks(backend: Backend, space: SearchSpace, archs: Sequence[Arch]
     afresh each round unless `recompile` is False); each statistic is the median over rounds.
 
     `paired` (for latency tables): each network is timed in bursts alternating with the space's reference
-    subnet (`mid_arch`) and scaled by (session median of the reference) / (the reference in the same window),
+    subnet (`mid_arch`) and scaled by (the reference's fast-regime speed over the session) / (the reference in
+    the same window),
     so that the host's speed regimes cancel. Otherwise the network alone, back to back, unscaled (how it runs
     when deployed; what budgets are checked on)."""
     from hwnat.space import mid_arch
@@ -119,7 +124,8 @@ def time_interleaved(backend: Backend, loaders: Sequence[Callable[[], CompiledMo
     """Time already-built models (each `loaders[i]()` compiles one) round-robin in a shuffled order per round;
     returns per model the raw statistics and the ones scaled by the reference (equal to raw without one), each
     the median over rounds. With a `reference` (compiled once), every window is timed by `time_paired` and
-    scaled by (median of the reference's p10 over all windows) / (its p10 in that window)."""
+    scaled by (REFERENCE_SCALE_PERCENTILE of the reference's p10 over all windows) / (its p10 in that
+    window)."""
     from hwnat.latency.probe import normalise
     from hwnat.latency.timing import combine_passes
 
@@ -143,7 +149,7 @@ def time_interleaved(backend: Backend, loaders: Sequence[Callable[[], CompiledMo
                 compiled[i] = None if recompile else model
                 bar.update(1)
     samples_ms = [p for r in rounds for _, p in r if p is not None]
-    median = float(np.median(samples_ms)) if samples_ms else None
+    scale = float(np.percentile(samples_ms, REFERENCE_SCALE_PERCENTILE)) if samples_ms else None
     raw = [combine_passes([s for s, _ in r]) for r in rounds]
-    scaled = [combine_passes([normalise(s, p, median) for s, p in r]) for r in rounds]
+    scaled = [combine_passes([normalise(s, p, scale) for s, p in r]) for r in rounds]
     return raw, scaled

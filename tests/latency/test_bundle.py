@@ -311,7 +311,8 @@ def test_runner_rescales_jobs_by_the_probe_and_networks_by_the_reference(
         board: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The machine runs 3× slower after every 4th compilation until the next one: raw timings of jobs and of
     whole networks carry it, the written ones do not (jobs scaled by the probe sampled just before, networks by
-    the reference subnet timed in the same window; the median of each is the normal speed); a run killed midway
+    the reference subnet timed in the same window; the probe's median and the reference's fast-regime speed are
+    the normal speed); a run killed midway
     resumes losing nothing."""
     folder = tmp_path / "board"
     shutil.copytree(board["folder"], folder, ignore=shutil.ignore_patterns("timings.json*"))
@@ -351,7 +352,7 @@ def test_runner_rescales_jobs_by_the_probe_and_networks_by_the_reference(
     assert len(nets) == len(manifest["networks"]) * manifest["timing"]["networks"]["rounds"]
     slowed_nets = [r for r in nets if r["reference_ms"] == pytest.approx(1.5)]
     assert slowed_nets and all(r["stats"]["p10_ms"] == pytest.approx(3.0) for r in slowed_nets)
-    assert list(timings["network_reference_medians_ms"].values()) == pytest.approx([0.5])
+    assert list(timings["network_reference_scale_ms"].values()) == pytest.approx([0.5])
     assert [t["p10_ms"] for t in timings["networks"].values()] == pytest.approx([1.0] * len(manifest["networks"]))
 
 

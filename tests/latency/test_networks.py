@@ -71,6 +71,17 @@ def test_paired_timing_cancels_speed_regimes_that_plain_timing_keeps() -> None:
     assert [s.p10_ms for s in raw] != pytest.approx(list(scaled_ms))
 
 
+def test_the_common_scale_is_the_reference_in_its_fast_regime() -> None:
+    """A third of the windows run at full speed, the rest 2× slower: scaled timings are the full-speed ones
+    (the median window would have doubled them)."""
+    machine = Machine([1.0, 2.0, 2.0, 1.0, 2.0])
+    base = [0.5, 2.0, 4.0]
+    _, scaled = time_interleaved(None, [lambda ms=ms: machine.compiled(ms) for ms in base],  # type: ignore[arg-type]
+                                 [X.shape] * len(base), TIMING, progress=False,
+                                 reference=lambda: machine.compiled(1.0, network=False))
+    assert [s.p10_ms for s in scaled] == pytest.approx(base)
+
+
 def test_mid_arch_is_the_middle_of_every_choice() -> None:
     space = get_space("mbv3-small-input")
     arch = mid_arch(space).validate(space)
