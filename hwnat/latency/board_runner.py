@@ -532,7 +532,8 @@ class Probe:
         self.model.close()
 
 
-def session_medians(rows: Iterable[dict[str, Any]], key: str = "probe_ms", percentile: float = 50) -> dict[str, float]:
+def session_medians(rows: Iterable[dict[str, Any]], key: str = "probe_ms",
+                    percentile: float = 50) -> dict[str, float]:
     """Median (or another percentile of the) speed samples (`key`: the probe's for jobs, the reference's for
     networks) of each run (session) of the journal (as hwnat.latency.profiler._session_medians and
     hwnat.latency.networks.time_interleaved)."""
@@ -710,8 +711,8 @@ def _run(bundle: Path, out: Path, runtime_name: str | None, progress: bool) -> d
     job_passes = {j["key"]: [normalise(jobs[(j["key"], p)], medians) for p in range(passes)]
                   for j in manifest["jobs"]}
     rounds = int(manifest["timing"]["networks"]["rounds"])
-    net_medians = session_medians(nets.values(), "reference_ms", REFERENCE_SCALE_PERCENTILE)
-    networks = {net["arch_id"]: combine_passes([normalise(nets[(net["arch_id"], r)], net_medians, "reference_ms")
+    net_scale = session_medians(nets.values(), "reference_ms", REFERENCE_SCALE_PERCENTILE)
+    networks = {net["arch_id"]: combine_passes([normalise(nets[(net["arch_id"], r)], net_scale, "reference_ms")
                                                 for r in range(rounds)])
                 for net in manifest["networks"]}
     timings = {
@@ -728,7 +729,7 @@ def _run(bundle: Path, out: Path, runtime_name: str | None, progress: bool) -> d
         "jobs": {key: combine_passes(per_pass) for key, per_pass in job_passes.items()},
         "job_passes": job_passes,
         "probe_medians_ms": medians,
-        "network_reference_scale_ms": net_medians,
+        "network_reference_scale_ms": net_scale,
         "networks": networks,
         "manifest": manifest,
     }

@@ -232,7 +232,8 @@ def export_models(plan: BundlePlan, space: SearchSpace, folder: Path, progress: 
         probe_unit(probe["input_shape"][0]).export(folder / probe["file"])
         bar.update(1)
         reference = plan.manifest["reference"]
-        nets = [*zip(plan.networks, plan.manifest["networks"]), (parse_arch_id(space, reference["arch_id"]), reference)]
+        nets = [*zip(plan.networks, plan.manifest["networks"]),
+                (parse_arch_id(space, reference["arch_id"]), reference)]
         for i, (arch, entry) in enumerate(nets):
             torch.manual_seed(i)
             export_onnx(build_static(space, arch), tuple(entry["input_shape"]), folder / entry["file"])

@@ -82,9 +82,8 @@ def measure_networks(backend: Backend, space: SearchSpace, archs: Sequence[Arch]
 
     `paired` (for latency tables): each network is timed in bursts alternating with the space's reference
     subnet (`mid_arch`) and scaled by (the reference's fast-regime speed over the session) / (the reference in
-    the same window),
-    so that the host's speed regimes cancel. Otherwise the network alone, back to back, unscaled (how it runs
-    when deployed; what budgets are checked on)."""
+    the same window), so that the host's speed regimes cancel. Otherwise the network alone, back to back,
+    unscaled (how it runs when deployed; what budgets are checked on)."""
     from hwnat.space import mid_arch
 
     with tempfile.TemporaryDirectory(prefix="hwnat-nets-") as tmp:
