@@ -94,6 +94,9 @@ def extract(path: Path, root: Path) -> Path:
     return root / top
 
 
+X1 = np.zeros((1, 3, 8, 8), np.float32)
+
+
 def journal_rows(out: Path) -> list[dict[str, Any]]:
     lines = out.with_name(out.name + ".journal.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines[1:]]
@@ -252,6 +255,26 @@ def test_runner_statistics_match_hwnat() -> None:
         assert board_runner.normalise(r, medians) == pytest.approx(expected.to_dict())
     assert board_runner.normalise(rows[0], medians)["p10_ms"] == pytest.approx(ours[0]["p10_ms"] * 0.4 / 0.3)
     assert board_runner.normalise({**rows[0], "probe_ms": None}, medians) == ours[0]
+
+
+def test_runner_times_networks_paired_as_hwnat_does() -> None:
+    """run.py's copy of time_paired makes the same calls in the same order and returns the same samples."""
+    from hwnat.latency.networks import time_paired
+
+    def fake(ms: float, log: list[tuple[float, int, int]]) -> Any:
+        class Timed:
+            def time_calls(self, x: np.ndarray, timing: Any) -> list[float]:
+                log.append((ms, timing.warmup, timing.min_runs))
+                return [ms * (1 + 0.01 * len(log))] * timing.min_runs
+        return Timed()
+
+    ours: list[tuple[float, int, int]] = []
+    theirs: list[tuple[float, int, int]] = []
+    spec = TimingSpec(warmup=4, min_runs=7, min_time_s=0.05)
+    expected = time_paired(fake(2e-3, ours), X1, fake(1e-3, ours), X1, spec, 3)
+    got = board_runner.time_paired(fake(2e-3, theirs), X1, fake(1e-3, theirs), X1,
+                                   board_runner.Timing(4, 7, 0.05), 3)
+    assert got == expected and theirs == ours and ours[:2] == [(1e-3, 4, 0), (2e-3, 4, 0)]
 
 
 def test_runner_run_here_never_loads_torch_or_hwnat(board: dict[str, Any]) -> None:
