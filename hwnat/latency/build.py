@@ -169,7 +169,12 @@ def build_table(req: ProfileRequest, backend: Backend | None = None) -> dict[str
 
 def _calibrate_and_validate(backend: Backend, table: LatencyTable, space: SearchSpace, n_cal: int,
                             req: ProfileRequest) -> dict[str, Any]:
-    """Measure calibration and validation subnets together (interleaved), fit, then score the held-out ones."""
+    """Measure calibration and validation subnets together (interleaved), fit, then score the held-out ones.
+
+    Paired measurements are on the scale of the reference subnet's speed in this run; the calibration stores it.
+    Scoring a stored calibration (no calibration subnets), its predictions are first multiplied by the machine's
+    speed now relative to then (reference now / reference then): the reference alone, never the scored subnets,
+    sets that factor."""
     cal_seed, val_seed = np.random.SeedSequence(req.seed).spawn(2)
     cal = calibration_archs(space, n_cal, lambda g: table.raw_many(space, g)[0], int(cal_seed.generate_state(1)[0]),
                             table.widths, table.resolutions) if n_cal else []
@@ -182,18 +187,21 @@ def _calibrate_and_validate(backend: Backend, table: LatencyTable, space: Search
                                               "statistic": table.statistic}}
     if cal:
         raw, calls, widths, params = _inputs(table, space, cal)
-        table.calibration = fit_calibration(raw, calls, ms[: len(cal)], widths=widths, params_m=params)
+        fit = fit_calibration(raw, calls, ms[: len(cal)], widths=widths, params_m=params)
+        table.calibration = replace(fit, reference_ms=measured.scale_ms)
         out["calibration_nets"] = _rows(space, cal, raw, ms[: len(cal)])
+    then, now = table.calibration.reference_ms, measured.scale_ms
+    speed = now / then if then and now else 1.0
     if val:
         raw, calls, widths, params = _inputs(table, space, val)
-        predicted = table.calibration.apply(raw, calls, widths, params)
+        predicted = table.calibration.apply(raw, calls, widths, params) * speed
         measured_val = ms[len(cal):]
         p50 = np.array([s.p50_ms for s in measured[len(cal):]])
         table.validation = {**accuracy(predicted, measured_val), "statistic": table.statistic,
                             "raw": accuracy(raw, measured_val), "calibrated": accuracy(predicted, measured_val),
                             "calibrated_vs_measured_p50": accuracy(predicted, p50),
                             "calibration_model": table.calibration.model, "seed": req.seed, "rounds": timing.rounds,
-                            "load_avg": _load_avg()}
+                            "speed_factor": round(speed, 4), "load_avg": _load_avg()}
         out["validation_nets"] = _rows(space, val, raw, measured_val, predicted)
     return out
 

@@ -140,6 +140,7 @@ class Calibration:
     n: int = 0
     loo_mape: dict[str, float] = field(default_factory=dict)
     per_width: dict[str, Calibration] = field(default_factory=dict)
+    reference_ms: float | None = None  # the reference subnet's speed the measurements were scaled to (paired)
 
     @property
     def uses_params(self) -> bool:
@@ -177,6 +178,8 @@ class Calibration:
              "params": list(self.params), "n": self.n, "loo_mape": dict(self.loo_mape)}
         if self.per_width:
             d["per_width"] = {k: v.to_dict() for k, v in self.per_width.items()}
+        if self.reference_ms is not None:
+            d["reference_ms"] = self.reference_ms
         return d
 
     @classmethod
@@ -189,8 +192,9 @@ class Calibration:
         if len(params) != expected:
             raise ConfigError(f"calibration model {model!r} takes {expected} parameters, got {len(params)}")
         per_width = {str(float(k)): cls.from_dict(v) for k, v in (d.get("per_width") or {}).items()}
+        reference = d.get("reference_ms")
         return cls(model, params, int(d.get("n", 0)), {str(k): float(v) for k, v in d.get("loo_mape", {}).items()},
-                   per_width)
+                   per_width, None if reference is None else float(reference))
 
 
 def _fit_one(raw: np.ndarray, calls: np.ndarray, params_m: np.ndarray | None, y: np.ndarray,

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -36,6 +36,21 @@ if TYPE_CHECKING:
 PAIRED_BURST = 3
 # Percentile of the reference's window timings that sets the common scale (its fast-regime speed).
 REFERENCE_SCALE_PERCENTILE = 10
+
+
+class MeasuredNetworks(list["UnitTiming"]):
+    """Timings of whole networks, in order, with the reference's fast-regime p10 (ms) they were scaled to
+    (`scale_ms`; None when timed alone)."""
+
+    scale_ms: float | None = None
+
+
+class Interleaved(NamedTuple):
+    """What time_interleaved measured: per model the raw and the scaled statistics, and the common scale."""
+
+    raw: list[UnitTiming]
+    scaled: list[UnitTiming]
+    scale_ms: float | None
 
 
 @dataclass(frozen=True)
@@ -76,7 +91,7 @@ def export_networks(space: SearchSpace, archs: Sequence[Arch], folder: Path, bat
 
 def measure_networks(backend: Backend, space: SearchSpace, archs: Sequence[Arch], timing: NetworkTiming, *,
                      seed: int = 0, progress: bool = True, recompile: bool = True,
-                     paired: bool = True) -> list[UnitTiming]:
+                     paired: bool = True) -> MeasuredNetworks:
     """End-to-end timings of `archs` (in order), measured interleaved over `timing.rounds` rounds (compiled
     afresh each round unless `recompile` is False); each statistic is the median over rounds.
 
@@ -91,9 +106,11 @@ def measure_networks(backend: Backend, space: SearchSpace, archs: Sequence[Arch]
                                   backend.spec.batch, progress)
         loaders = [lambda s=s: backend.compile(s) for s in sources]
         reference = loaders.pop() if paired else None
-        raw, scaled = time_interleaved(backend, loaders, [s.input_shape for s in sources[:len(loaders)]], timing,
-                                       seed=seed, progress=progress, recompile=recompile, reference=reference)
-    return scaled if paired else raw
+        timed = time_interleaved(backend, loaders, [s.input_shape for s in sources[:len(loaders)]], timing,
+                                 seed=seed, progress=progress, recompile=recompile, reference=reference)
+    out = MeasuredNetworks(timed.scaled if paired else timed.raw)
+    out.scale_ms = timed.scale_ms
+    return out
 
 
 def time_paired(model: CompiledModel, x: np.ndarray, reference: CompiledModel, ref_x: np.ndarray,
@@ -119,7 +136,7 @@ def time_interleaved(backend: Backend, loaders: Sequence[Callable[[], CompiledMo
                      input_shapes: Sequence[tuple[int, ...]], timing: NetworkTiming, *, seed: int = 0,
                      progress: bool = True, recompile: bool = True,
                      reference: Callable[[], CompiledModel] | None = None, title: str = "timing networks",
-                     ) -> tuple[list[UnitTiming], list[UnitTiming]]:
+                     ) -> Interleaved:
     """Time already-built models (each `loaders[i]()` compiles one) round-robin in a shuffled order per round;
     returns per model the raw statistics and the ones scaled by the reference (equal to raw without one), each
     the median over rounds. With a `reference` (compiled once), every window is timed by `time_paired` and
@@ -151,4 +168,4 @@ def time_interleaved(backend: Backend, loaders: Sequence[Callable[[], CompiledMo
     scale = float(np.percentile(samples_ms, REFERENCE_SCALE_PERCENTILE)) if samples_ms else None
     raw = [combine_passes([s for s, _ in r]) for r in rounds]
     scaled = [combine_passes([normalise(s, p, scale) for s, p in r]) for r in rounds]
-    return raw, scaled
+    return Interleaved(raw, scaled, scale)

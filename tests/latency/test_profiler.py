@@ -104,6 +104,33 @@ def test_build_table_calibrates_validates_and_reuses(tmp_path: Path) -> None:
     assert again["profiling"]["reused_all"] and LatencyTable.load(out).calibration == table.calibration
 
 
+def test_a_stored_calibration_is_scored_at_the_machines_speed_now(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The calibration stores the reference subnet's speed; validating it later on a machine running 1.3× slower
+    (every subnet and the reference alike) scales its predictions by the reference alone and loses nothing."""
+    from hwnat.latency import build
+
+    space, out = tiny_space(), tmp_path / "tiny.json"
+    build_table(ProfileRequest(load_target("fake-cpu"), space, out=out, calibrate=5, validate=3, progress=False))
+    stored = LatencyTable.load(out).calibration
+    assert stored.reference_ms is not None and stored.reference_ms > 0
+    measure = build.measure_networks
+
+    def slower(*args: object, **kwargs: object) -> object:
+        timed = measure(*args, **kwargs)  # type: ignore[arg-type]
+        slow = type(timed)(UnitTiming.from_dict({k: v * 1.3 if k.endswith("_ms") else v
+                                                 for k, v in t.to_dict().items()}) for t in timed)
+        slow.scale_ms = timed.scale_ms * 1.3  # type: ignore[operator]
+        return slow
+
+    monkeypatch.setattr(build, "measure_networks", slower)
+    report = build_table(ProfileRequest(load_target("fake-cpu"), space, out=out, calibrate=0, validate=6,
+                                        progress=False))
+    table = LatencyTable.load(out)
+    assert table.calibration == stored and report["validation"]["speed_factor"] == pytest.approx(1.3, rel=0.05)
+    assert abs(report["validation"]["calibrated"]["bias_pct"]) < 5  # about -23% without the speed factor
+
+
 KILL_SCRIPT = """
 import sys, time
 from pathlib import Path
