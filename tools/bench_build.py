@@ -386,7 +386,7 @@ def measure_interleaved(target: TargetSpec, entries: Sequence[dict[str, Any]], r
     shapes = [(target.batch, 3, int(e["resolution"]), int(e["resolution"])) for e in entries]
     loaders = [lambda e=e, shape=shape: LOADERS[e["family"]](backend, Path(e["model_file"]), shape)
                for e, shape in zip(entries, shapes)]
-    timed = time_interleaved(backend, loaders, shapes, default_network_timing(target.timing, rounds),
+    timed = time_interleaved(loaders, shapes, default_network_timing(target.timing, rounds),
                              seed=seed, progress=progress, title=f"timing on {target.name}")
     return [{"p50_ms": r.p50_ms, "p90_ms": r.p90_ms, "p10_ms": r.p10_ms, "runs": r.n} for r in timed.raw]
 

@@ -627,8 +627,7 @@ def measure_networks(runtime: Any, bundle: Path, manifest: dict[str, Any], journ
                 samples, ref_samples = time_paired(model, inputs[i], reference, ref_x, timing, burst)
             finally:
                 model.close()
-            row = {"stats": stats(samples), "reference_ms": float(np.percentile(ref_samples, 10) * 1e3),
-                   "session": session}
+            row = {"stats": stats(samples), "reference_ms": stats(ref_samples)["p10_ms"], "session": session}
             done[(nets[i]["arch_id"], r)] = row
             journal.append({"kind": "net", "key": nets[i]["arch_id"], "round": r, **row})
             bar.update(f"round {r + 1}/{rounds}")

@@ -106,8 +106,8 @@ def measure_networks(backend: Backend, space: SearchSpace, archs: Sequence[Arch]
                                   backend.spec.batch, progress)
         loaders = [lambda s=s: backend.compile(s) for s in sources]
         reference = loaders.pop() if paired else None
-        timed = time_interleaved(backend, loaders, [s.input_shape for s in sources[:len(loaders)]], timing,
-                                 seed=seed, progress=progress, recompile=recompile, reference=reference)
+        timed = time_interleaved(loaders, [s.input_shape for s in sources[:len(loaders)]], timing, seed=seed,
+                                 progress=progress, recompile=recompile, reference=reference)
     out = MeasuredNetworks(timed.scaled if paired else timed.raw)
     out.scale_ms = timed.scale_ms
     return out
@@ -132,7 +132,7 @@ def time_paired(model: CompiledModel, x: np.ndarray, reference: CompiledModel, r
     return samples, ref_samples
 
 
-def time_interleaved(backend: Backend, loaders: Sequence[Callable[[], CompiledModel]],
+def time_interleaved(loaders: Sequence[Callable[[], CompiledModel]],
                      input_shapes: Sequence[tuple[int, ...]], timing: NetworkTiming, *, seed: int = 0,
                      progress: bool = True, recompile: bool = True,
                      reference: Callable[[], CompiledModel] | None = None, title: str = "timing networks",
@@ -160,7 +160,7 @@ def time_interleaved(backend: Backend, loaders: Sequence[Callable[[], CompiledMo
                     stats, ref_ms = UnitTiming.from_seconds(model.time_calls(inputs[i], timing.per_round)), None
                 else:
                     samples, ref_samples = time_paired(model, inputs[i], ref_model, ref_x, timing.per_round)
-                    stats, ref_ms = UnitTiming.from_seconds(samples), float(np.percentile(ref_samples, 10) * 1e3)
+                    stats, ref_ms = UnitTiming.from_seconds(samples), UnitTiming.from_seconds(ref_samples).p10_ms
                 rounds[i].append((stats, ref_ms))
                 compiled[i] = None if recompile else model
                 bar.update(1)

@@ -59,12 +59,12 @@ def test_paired_timing_cancels_speed_regimes_that_plain_timing_keeps() -> None:
     base = [0.5, 2.0, 4.0]
     loaders = [lambda ms=ms: machine.compiled(ms) for ms in base]
     shapes = [X.shape] * len(base)
-    raw, scaled, _ = time_interleaved(None, loaders, shapes, TIMING, progress=False,  # type: ignore[arg-type]
+    raw, scaled, _ = time_interleaved(loaders, shapes, TIMING, progress=False,
                                       reference=lambda: machine.compiled(1.0, network=False))
-    plain, _, scale = time_interleaved(None, loaders, shapes, TIMING, progress=False)  # type: ignore[arg-type]
+    plain, _, scale = time_interleaved(loaders, shapes, TIMING, progress=False)
     assert scale is None
     scaled_ms = np.array([s.p10_ms for s in scaled])
-    # every window is scaled to the reference's median speed: exact ratios, one common scale
+    # every window is scaled to the reference's fast-regime speed: exact ratios, one common scale
     assert scaled_ms / scaled_ms[0] == pytest.approx(np.array(base) / base[0])
     # without the reference the slowdowns of each network's windows stay in its numbers
     plain_ms = np.array([s.p10_ms for s in plain])
@@ -77,7 +77,7 @@ def test_the_common_scale_is_the_reference_in_its_fast_regime() -> None:
     (the median window would have doubled them)."""
     machine = Machine([1.0, 2.0, 2.0, 1.0, 2.0])
     base = [0.5, 2.0, 4.0]
-    _, scaled, scale = time_interleaved(None, [lambda ms=ms: machine.compiled(ms) for ms in base],  # type: ignore[arg-type]
+    _, scaled, scale = time_interleaved([lambda ms=ms: machine.compiled(ms) for ms in base],
                                         [X.shape] * len(base), TIMING, progress=False,
                                         reference=lambda: machine.compiled(1.0, network=False))
     assert [s.p10_ms for s in scaled] == pytest.approx(base) and scale == pytest.approx(1.0)
