@@ -23,7 +23,7 @@ DEFAULT_SPACE = "mbv3-small-input"
 SMALL_DATA_IMAGES = 10_000
 SMALL_DATA_OVERRIDES: dict[str, dict[str, Any]] = {
     "train": {"train": {"batch_size": 32, "threads": 1},
-              "phases": {"teacher": {"epochs": 6, "lr": 0.1}, "kernel": {"lr": 0.03}, "depth": {"lr": 0.03},
+              "phases": {"teacher": {"epochs": 6, "lr": 0.1, "warmup_epochs": 0}, "kernel": {"lr": 0.03}, "depth": {"lr": 0.03},
                          "expand": {"lr": 0.03}, "level": {"lr": 0.03}, "height": {"lr": 0.03}}},
     "search": {"archive_size": 40, "preprocess_factor": 2, "iterations": 6, "pop_size": 40},
     "finetune": {"max_epochs": 5, "patience": 2, "threads": 1},
