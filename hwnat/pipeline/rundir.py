@@ -11,6 +11,7 @@
     CACHE/ (default: runs/cache, shared by every build beside it)
       tables/<target>-<space>-<variant>-<fp>.json     latency tables profiled by builds
       supernets/<fingerprint>/                        super-networks trained by builds
+      evaluations/<fingerprint>.jsonl                 subnet errors scored by searches on one super-network
 """
 
 from __future__ import annotations

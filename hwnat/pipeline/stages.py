@@ -211,14 +211,27 @@ def search(ctx: BuildContext) -> dict[str, Any]:
     cfg = search_config(ctx)
     evaluator = supernet_evaluator(ctx.results["supernet"]["path"], ctx.request.data, seed=ctx.request.seed,
                                    device=ctx.request.device, val_images=ctx.settings["val_images"])
+    cached = accuracy_cache(ctx, evaluator)
     resume = (out / STATE_FILE).exists()
-    result = run_search(cfg, evaluator, ctx.space, latency=table_latency(ctx.table(), ctx.space), out=out,
+    result = run_search(cfg, cached, ctx.space, latency=table_latency(ctx.table(), ctx.space), out=out,
                         resume=resume, progress=lambda row: _search_progress(ctx, row))
     feasible = result.archive.take(np.flatnonzero(result.archive.violation(cfg.budgets) == 0))
     return {"out": str(out), "evaluations": result.evaluations, "hv": result.history[-1]["hv"],
-            "scored_on": evaluator.images,
+            "scored_on": evaluator.images, "cache": {"path": str(cached.path), "hits": cached.hits,
+                                                     "scored": cached.misses},
             "archive_size": len(result.archive), "feasible": feasible.records(ctx.space),
             "front": result.front.records(ctx.space), "resumed": resume}
+
+
+def accuracy_cache(ctx: BuildContext, evaluator: Any) -> Any:
+    """The evaluator behind CACHE/evaluations/<fp>.jsonl: builds for other budgets or targets on the same
+    super-network and data score each subnet once (NATv2's initial sample, drawn by seed, is the same for all)."""
+    from hwnat.search.eval_cache import CachedEvaluator
+
+    identity = {"supernet_stage": ctx.fingerprints["supernet"], "data": data_identity(ctx.dataset),
+                "val_images": ctx.settings["val_images"], "seed": ctx.request.seed}
+    path = ctx.request.cache_dir / "evaluations" / f"{fingerprint(identity)}.jsonl"
+    return CachedEvaluator(evaluator, path, identity)
 
 
 def _search_progress(ctx: BuildContext, row: dict[str, Any]) -> None:

@@ -50,6 +50,12 @@ def test_build_writes_a_verified_report_and_a_second_budget_reuses_table_and_sup
     assert second["table"]["result"]["source"] == "cache"
     assert second["supernet"]["result"]["source"] == "cache"
     assert second["supernet"]["result"]["path"] == first["supernet"]["result"]["path"]
+    # the second search found the first one's scores (same super-network, data and seed: same initial sample)
+    first_cache, second_cache = first["search"]["result"]["cache"], second["search"]["result"]["cache"]
+    for stage in (first, second):
+        cache = stage["search"]["result"]["cache"]
+        assert cache["hits"] + cache["scored"] == stage["search"]["result"]["evaluations"]
+    assert second_cache["path"] == first_cache["path"] and second_cache["hits"] > first_cache["hits"]
 
     with pytest.raises(ConfigError, match="--budget: no subnet .* the smallest subnet .* reaches latency"):
         run_build(tmp_path / "three", "latency=0.01ms")

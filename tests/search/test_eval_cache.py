@@ -1,0 +1,84 @@
+"""The persistent accuracy cache: searches for other budgets reuse scores and find what an uncached search finds."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hwnat.errors import HwnatError
+from hwnat.search import make_config, run_search
+from hwnat.search.eval_cache import CachedEvaluator
+from hwnat.search.evaluator import SyntheticEvaluator
+from hwnat.space.arch import max_arch, min_arch
+from hwnat.space.genome import encode
+
+TINY = {"archive_size": 10, "pop_size": 10, "generations": 2, "candidates": 3, "iterations": 2, "eval_batch": 8,
+        "predictor_options": {"n_estimators": 30}}
+IDENTITY = {"supernet_stage": "abc", "val_images": 0}
+
+
+class Counting:
+    """Wraps an evaluator and records every genome it is asked to score."""
+
+    def __init__(self, inner: SyntheticEvaluator) -> None:
+        self.inner, self.asked = inner, []
+
+    def evaluate(self, genomes: np.ndarray) -> np.ndarray:
+        self.asked.extend(tuple(int(v) for v in row) for row in np.atleast_2d(genomes))
+        return self.inner.evaluate(genomes)
+
+
+def search(evaluator, space, latency, budget):  # type: ignore[no-untyped-def]
+    return run_search(make_config("smoke", "natv2", budgets=budget, **TINY), evaluator, space, latency=latency)
+
+
+def test_a_second_budget_scores_only_new_subnets_and_finds_what_an_uncached_search_finds(
+        space, latency, evaluator, tmp_path) -> None:
+    path = tmp_path / "evaluations" / "cache.jsonl"
+    first = Counting(evaluator)
+    search(CachedEvaluator(first, path, IDENTITY), space, latency, "latency=4ms")
+    assert len(first.asked) == len(set(first.asked)) > 20  # every subnet scored once, written as scored
+
+    second = Counting(evaluator)
+    cached = CachedEvaluator(second, path, IDENTITY)
+    with_cache = search(cached, space, latency, "latency=3ms")
+    without = search(evaluator, space, latency, "latency=3ms")
+    assert np.array_equal(with_cache.archive.genomes, without.archive.genomes)
+    assert np.array_equal(with_cache.archive.error, without.archive.error)
+    # NATv2's initial sample (by seed, not by budget) comes from the first search's scores
+    assert cached.hits >= 20 and cached.misses == len(second.asked) < len(first.asked)
+    assert not set(second.asked) & set(first.asked)
+
+
+def test_a_duplicate_in_one_call_is_scored_once(space, evaluator, tmp_path) -> None:
+    counting = Counting(evaluator)
+    cached = CachedEvaluator(counting, tmp_path / "c.jsonl", IDENTITY)
+    small, large = encode(space, min_arch(space, 0.5)), encode(space, max_arch(space, 0.5))
+    errors = cached.evaluate(np.stack([small, large, small]))
+    assert errors[0] == errors[2] and len(counting.asked) == 2 and cached.misses == 2 and cached.hits == 0
+    assert np.array_equal(cached.evaluate(np.stack([large])), errors[1:2]) and cached.hits == 1
+
+
+def test_an_append_cut_short_by_a_kill_is_scored_again(space, evaluator, tmp_path) -> None:
+    path = tmp_path / "c.jsonl"
+    small, large = encode(space, min_arch(space, 0.5)), encode(space, max_arch(space, 0.5))
+    CachedEvaluator(evaluator, path, IDENTITY).evaluate(np.stack([small, large]))
+    text = path.read_text()
+    path.write_text(text[: len(text) - 10])  # the last record lost its tail and its newline
+
+    counting = Counting(evaluator)
+    again = CachedEvaluator(counting, path, IDENTITY)
+    assert np.array_equal(again.evaluate(np.stack([small, large])), evaluator.evaluate(np.stack([small, large])))
+    assert counting.asked == [tuple(int(v) for v in large)]
+    records = [json.loads(line) for line in path.read_text().splitlines()[1:] if line.endswith("}")]
+    assert [r["genome"] for r in records] == [small.tolist(), large.tolist()]
+    assert len(CachedEvaluator(Counting(evaluator), path, IDENTITY).scores) == 2
+
+
+def test_a_cache_of_another_supernet_is_refused_naming_both(evaluator, tmp_path) -> None:
+    path = tmp_path / "c.jsonl"
+    CachedEvaluator(evaluator, path, IDENTITY)
+    with pytest.raises(HwnatError, match="holds scores of .*'abc'.* not of .*'xyz'"):
+        CachedEvaluator(evaluator, path, {**IDENTITY, "supernet_stage": "xyz"})
