@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bench_build")
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "cifar10" / "train.tar.gz"
-DEFAULT_SUPERNET = ROOT.parent / "runs" / "bench-supernet" / "supernet.pt"
+DEFAULT_SUPERNET = ROOT / "runs" / "bench-supernet" / "supernet.pt"  # tools/bench_supernet.py's default --out
 DEFAULT_TARGETS = ("ort-cpu", "openvino-cpu")
 DEFAULT_BUDGETS = 5
 # The fp32 format delivered per runtime: hwnat models are built to it and the baselines converted by its converter.

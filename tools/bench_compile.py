@@ -22,8 +22,9 @@ from hwnat.export.sources import from_supernet
 from hwnat.space import Arch, SearchSpace, arch_id, max_arch, min_arch
 
 FORMATS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
-DEFAULT_SUPERNET = Path("/work/runs/bench-supernet/supernet.pt")
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/datasets/cifar10/train.tar.gz"
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SUPERNET = ROOT / "runs" / "bench-supernet" / "supernet.pt"  # tools/bench_supernet.py's default --out
+DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "cifar10" / "train.tar.gz"
 
 
 def middle_arch(space: SearchSpace, width: float, resolution: int) -> Arch:

@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "cifar10" / "train.tar.gz"
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "cifar10" / "train.tar.gz"
 SPACE, WIDTH, VAL_IMAGES = "mbv3-small-input", 0.5, 5000
 
 
@@ -149,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="quick", help="training preset (default: quick)")
     parser.add_argument("--config", type=Path, default=None,
                         help="TOML overriding the preset (as hwnat train-supernet --config), to try a schedule")
-    parser.add_argument("--out", type=Path, default=Path("runs/bench-supernet"), help="run folder (resumable)")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-supernet",
+                        help="run folder (resumable; default: runs/bench-supernet in the repository, where "
+                             "tools/bench_build.py looks for the super-network)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (default 1; use 2 only on two idle cores: with the other core busy, 2 "
                              "threads made a step several times slower)")
