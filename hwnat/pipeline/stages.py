@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from hwnat.config.targets import TargetSpec
     from hwnat.data.dataset import ImageDataset
     from hwnat.latency.table import LatencyTable
+    from hwnat.search.eval_cache import CachedEvaluator
+    from hwnat.search.evaluator import Evaluator
     from hwnat.space.spec import SearchSpace
 
 log = logging.getLogger(__name__)
@@ -223,7 +225,7 @@ def search(ctx: BuildContext) -> dict[str, Any]:
             "front": result.front.records(ctx.space), "resumed": resume}
 
 
-def accuracy_cache(ctx: BuildContext, evaluator: Any) -> Any:
+def accuracy_cache(ctx: BuildContext, evaluator: Evaluator) -> CachedEvaluator:
     """The evaluator behind CACHE/evaluations/<fp>.jsonl: builds for other budgets or targets on the same
     super-network and data score each subnet once (NATv2's initial sample, drawn by seed, is the same for all)."""
     from hwnat.search.eval_cache import CachedEvaluator
