@@ -4,6 +4,7 @@
     python tools/bench_supernet.py --preset smoke       # a few steps per phase, end to end
     python tools/bench_supernet.py --probe-steps 40     # time 40 steps of every phase, estimate the preset's time
     python tools/bench_supernet.py --report-only        # print the table of a finished or interrupted run
+    python tools/bench_supernet.py --device cuda --preset paper --out runs/bench-supernet-paper   # on a GPU
 
 Reports per phase: accuracy of the largest, median and smallest subnets (last epoch, BN recalibrated), wall time
 and peak memory (getrusage maxrss), as a table on stdout and as JSON (--json FILE). Training is resumable: a rerun
@@ -74,7 +75,8 @@ def train(args: argparse.Namespace, overrides: dict[str, Any]) -> None:
     if resume:
         print(f"resuming from {args.out / 'checkpoints' / 'last.pt'}", file=sys.stderr)
     train_supernet(SPACE, args.data, width_mult=WIDTH, preset=args.preset, config=args.config, out=args.out,
-                   resume=resume, seed=args.seed, overrides=overrides, progress=not args.no_progress)
+                   resume=resume, seed=args.seed, overrides=overrides, progress=not args.no_progress,
+                   device=args.device)
 
 
 def probe(args: argparse.Namespace) -> dict[str, Any]:
@@ -93,7 +95,7 @@ def probe(args: argparse.Namespace) -> dict[str, Any]:
     from hwnat.training import train_supernet
 
     train_supernet(SPACE, args.data, width_mult=WIDTH, preset=args.preset, config=args.config, out=out,
-                   seed=args.seed, overrides=overrides, progress=not args.no_progress)
+                   seed=args.seed, overrides=overrides, progress=not args.no_progress, device=args.device)
     probe_wall = time.perf_counter() - start
     steps_full = (45000 // cfg.batch_size)
     estimate = []
@@ -117,7 +119,7 @@ def probe(args: argparse.Namespace) -> dict[str, Any]:
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
-def final_eval(out: Path, data: Path) -> dict[str, float]:
+def final_eval(out: Path, data: Path, device: str = "cpu") -> dict[str, float]:
     """Accuracy of the final super-network's largest, median and smallest subnets on the whole validation split."""
     import torch
 
@@ -128,7 +130,7 @@ def final_eval(out: Path, data: Path) -> dict[str, float]:
     from hwnat.training.validate import EvalData, evaluate_arch
 
     cfg = json.loads((out / "config.json").read_text())
-    net = load_supernet(out / "supernet.pt")
+    net = load_supernet(out / "supernet.pt", device)
     ds = load_dataset(str(data))
     splits = split_dataset(ds, val=cfg["config"]["val"], test=0, seed=cfg["seed"])
     last = cfg["phases"][-1]
@@ -136,7 +138,7 @@ def final_eval(out: Path, data: Path) -> dict[str, float]:
                       tuple(last["exits"]), tuple(last["branch_masks"]))
     eval_data = EvalData(splits.train, splits.val, train_transform(ds.resolution, cfg["config"]["augment"]),
                          eval_transform(ds.resolution), cfg["config"]["batch_size"], cfg["config"]["bn_calib_batches"],
-                         torch.device("cpu"), cfg["config"]["channels_last"], cfg["seed"])
+                         torch.device(device), cfg["config"]["channels_last"], cfg["seed"])
     if cfg["config"]["channels_last"]:
         net = net.to(memory_format=torch.channels_last)
     res = tuple(cfg["resolutions"])
@@ -157,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="torch threads (default 1; use 2 only on two idle cores: with the other core busy, 2 "
                              "threads made a step several times slower)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where to train (cuda: one GPU; e.g. --device cuda --preset paper)")
     parser.add_argument("--probe-steps", type=int, default=0, help="only time this many steps of every phase")
     parser.add_argument("--report-only", action="store_true", help="only print the table of --out's log")
     parser.add_argument("--json", type=Path, default=None, help="also write the report as JSON here")
@@ -164,7 +168,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.report_only and not args.data.exists():
         raise SystemExit(f"no dataset at {args.data}")
+    from hwnat.errors import HwnatError
+
+    try:
+        return run(args)
+    except HwnatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {"space": SPACE, "width_mult": WIDTH, "preset": args.preset, "data": str(args.data),
+                              "device": args.device,
                               "config": None if args.config is None else str(args.config)}
     if args.probe_steps:
         report["probe"] = probe(args)
@@ -181,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         report["total_wall_s"] = round(sum(r["wall_s"] for r in rows), 1)
         report["peak_rss_mb"] = max(r["peak_rss_mb"] for r in rows)
         if (args.out / "supernet.pt").exists() and not args.report_only:
-            final = final_eval(args.out, args.data)
+            final = final_eval(args.out, args.data, args.device)
             report["final_full_validation"] = final
             print("final super-network on all validation images: " +
                   ", ".join(f"{k} {v:.2%}" for k, v in final.items()))

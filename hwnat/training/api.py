@@ -29,7 +29,7 @@ from hwnat.supernet import OFAMobileNetV3, load_supernet_weights, read_state_dic
 from hwnat.training import checkpoint as ckpt
 from hwnat.training.batches import ShardedLoader
 from hwnat.training.config import TrainConfig, load_config
-from hwnat.training.distributed import DistContext, init_distributed, shutdown
+from hwnat.training.distributed import DistContext, check_device, init_distributed, shutdown
 from hwnat.training.loop import CHECKPOINT_DIR, LOG_FILE, Run, Trainer
 from hwnat.training.phases import PhaseSpec, build_phases
 from hwnat.training.state import TrainState
@@ -88,6 +88,7 @@ def train_supernet(space: str | SearchSpace, data: str | Path | ImageDataset, *,
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    check_device(device)  # before the data set loads
     out_dir = Path(out)
     last = out_dir / CHECKPOINT_DIR / ckpt.LAST
     payload: dict[str, Any] | None = None

@@ -46,12 +46,17 @@ def env_ranks(env: Mapping[str, str] | None = None) -> tuple[int, int, int]:
     return rank, world, local
 
 
-def init_distributed(device: str = "cpu") -> DistContext:
-    """Join the process group when launched by torchrun (gloo on CPU, nccl on CUDA), else a single process."""
+def check_device(device: str) -> None:
+    """cpu, or cuda where torch sees a GPU: else a ConfigError naming --device."""
     if device not in ("cpu", "cuda"):
-        raise ConfigError(f"device must be cpu or cuda, got {device!r}")
+        raise ConfigError(f"--device must be cpu or cuda, got {device!r}")
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda was given but no CUDA GPU is available to torch")
+
+
+def init_distributed(device: str = "cpu") -> DistContext:
+    """Join the process group when launched by torchrun (gloo on CPU, nccl on CUDA), else a single process."""
+    check_device(device)
     _, world, local = env_ranks()
     dev = torch.device("cuda", local % max(1, torch.cuda.device_count())) if device == "cuda" else torch.device("cpu")
     if device == "cuda":
