@@ -43,6 +43,14 @@ def test_version(runner: CliRunner) -> None:
     assert result.output == f"hwnat {__version__}\n"
 
 
+def test_python_dash_m_runs_the_same_cli() -> None:  # what `torchrun -m hwnat train-supernet ...` relies on
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "hwnat", "--version"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout == f"hwnat {__version__}\n"
+
+
 def test_unknown_command_suggests_the_closest(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["targts"])
     assert result.exit_code == 2
