@@ -37,7 +37,8 @@ class CachedEvaluator:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._append([{"format": FORMAT, "identity": self.identity}], truncate=True)
             return {}
-        lines = self.path.read_bytes().split(b"\n")
+        data = self.path.read_bytes()
+        lines = data.split(b"\n")
         try:
             header = json.loads(lines[0])
         except ValueError as exc:
@@ -53,20 +54,18 @@ class CachedEvaluator:
             except ValueError:
                 continue  # an append cut short by a kill: the genome is scored again when it is asked for
             scores[tuple(int(v) for v in rec["genome"])] = float(rec["error"])
+        if not data.endswith(b"\n"):  # end the cut-short record's line, so the next append starts its own
+            self._write("\n")
         return scores
 
     def _append(self, records: list[dict[str, Any]], truncate: bool = False) -> None:
-        with open(self.path, "w" if truncate else "a", encoding="utf-8") as fh:
-            if not truncate and fh.tell() and not self._ends_with_newline():
-                fh.write("\n")
-            fh.writelines(json.dumps(rec) + "\n" for rec in records)
+        self._write("".join(json.dumps(rec) + "\n" for rec in records), "w" if truncate else "a")
+
+    def _write(self, text: str, mode: str = "a") -> None:
+        with open(self.path, mode, encoding="utf-8") as fh:
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-
-    def _ends_with_newline(self) -> bool:
-        with open(self.path, "rb") as fh:
-            fh.seek(-1, os.SEEK_END)
-            return fh.read(1) == b"\n"
 
     def evaluate(self, genomes: np.ndarray) -> np.ndarray:
         g = np.atleast_2d(np.asarray(genomes, dtype=np.int64))
