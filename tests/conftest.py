@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -55,3 +58,20 @@ def shared_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"no shared folder at {path}")
     return path
+
+
+def load_tool(name: str) -> ModuleType:
+    """tools/<name>.py imported as the module `name` (once; kept in sys.modules)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "tools" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def tool() -> Callable[[str], ModuleType]:
+    """load_tool, for tests of the benchmark scripts in tools/."""
+    return load_tool

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import math
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -134,19 +133,13 @@ def test_exports_to_onnx_and_runs_in_onnxruntime(name: str, tmp_path: Path) -> N
 
 
 # -- tools/bench_build.py helpers -------------------------------------------------------------------------------
-def bench_build() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "tools" / "bench_build.py"
-    if "bench_build" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("bench_build", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["bench_build"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["bench_build"]
+@pytest.fixture(scope="module")
+def bench_build(tool: Callable[[str], ModuleType]) -> ModuleType:
+    return tool("bench_build")
 
 
-def test_spread_budgets_are_geometric_and_strictly_inside() -> None:
-    spread = bench_build().spread_budgets
+def test_spread_budgets_are_geometric_and_strictly_inside(bench_build: ModuleType) -> None:
+    spread = bench_build.spread_budgets
     values = spread(0.5, 2.0, 5)
     assert len(values) == 5 and values == sorted(values) and 0.5 < values[0] and values[-1] < 2.0
     ratios = np.diff(np.log(values))
@@ -160,8 +153,8 @@ def test_spread_budgets_are_geometric_and_strictly_inside() -> None:
         spread(1.0, 1.002, 5)
 
 
-def test_budgets_flag_takes_a_count_or_latencies() -> None:
-    parse = bench_build().parse_budgets_arg
+def test_budgets_flag_takes_a_count_or_latencies(bench_build: ModuleType) -> None:
+    parse = bench_build.parse_budgets_arg
     assert parse(None) == 5 and parse("2") == 2
     assert parse("1.5ms, 1.2,2 ms") == [1.2, 1.5, 2.0]
     for bad in ("fast", "1.2,x", "-1"):
@@ -169,8 +162,8 @@ def test_budgets_flag_takes_a_count_or_latencies() -> None:
             parse(bad)
 
 
-def test_goals_budget_use_and_dominance() -> None:
-    check = bench_build().check_goals
+def test_goals_budget_use_and_dominance(bench_build: ModuleType) -> None:
+    check = bench_build.check_goals
 
     def hw(budget: float, p50: float, top1: float) -> dict:
         return {"target": "t", "kind": "hwnat", "name": f"h{budget}", "budget_ms": budget, "p50_ms": p50,

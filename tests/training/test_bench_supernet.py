@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "bench_supernet.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_supernet", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_supernet"] = module
-    spec.loader.exec_module(module)
-    return module
+def bench(tool):
+    return tool("bench_supernet")
 
 
 def record(phase: str, epoch: int, epochs: int, train_s: float, largest: float) -> dict:
