@@ -147,8 +147,8 @@ def supernet_facts(path: Path, seed: int) -> SupernetFacts:
     return SupernetFacts(path, space, width, cfg, resolutions, phases, raw, supernet_origin(path, raw, None, seed))
 
 
-def table_range(target: TargetSpec, facts: SupernetFacts, cache: Path, *, preset: str, progress: bool,
-                seed: int) -> tuple[float, float, str]:
+def table_range(target: TargetSpec, facts: SupernetFacts, cache: Path, *, settings: dict[str, Any],
+                progress: bool, seed: int) -> tuple[float, float, str]:
     """(smallest, largest subnet's table-predicted ms, table path) for the trained resolutions. The table is the
     one a build would use (shipped, else the shared cache's); with none, it is profiled into the cache the way
     the build's table stage does, so the builds then reuse it."""
@@ -172,7 +172,6 @@ def table_range(target: TargetSpec, facts: SupernetFacts, cache: Path, *, preset
             table = found
             break
     if table is None:
-        settings = BUILD_PRESETS[preset]
         report = build_table(ProfileRequest(target, space, widths=(facts.width,), resolutions=facts.resolutions,
                                             out=cached, calibrate=settings["calibrate"], seed=seed,
                                             rounds=settings["rounds"], progress=progress))
@@ -180,6 +179,14 @@ def table_range(target: TargetSpec, facts: SupernetFacts, cache: Path, *, preset
     small = replace(min_arch(space, facts.width), resolution=min(facts.resolutions))
     large = replace(max_arch(space, facts.width), resolution=max(facts.resolutions))
     return float(table.predict(space, small)), float(table.predict(space, large)), str(table.path)
+
+
+def build_settings(preset: str, config: Path | None) -> dict[str, Any]:
+    """The stage sizes every build of the run uses: the build preset, adjusted by the --config file."""
+    from hwnat.pipeline.build_config import apply_build_config, read_build_config
+
+    raw = read_build_config(config) if config is not None else {}
+    return apply_build_config(BUILD_PRESETS[raw.get("preset", preset)], raw, config or "")
 
 
 # -- hwnat builds ----------------------------------------------------------------------------------------------
@@ -198,9 +205,9 @@ def run_build(args: argparse.Namespace, target: TargetSpec, budget_ms: float, fm
     row: dict[str, Any] = {"kind": "hwnat", "target": target.name, "budget_ms": budget_ms, "out": str(out)}
     try:
         report = hwnat.build(target.name, f"latency={budget_ms}ms", data=args.data, supernet=args.supernet,
-                             preset=args.preset, formats=[fmt], out=out, cache=args.out / "cache",
-                             resume=(out / "build.json").exists(), seed=args.seed, device=args.device,
-                             progress=args.progress)
+                             preset=args.preset, config=args.config, formats=[fmt], out=out,
+                             cache=args.out / "cache", resume=(out / "build.json").exists(), seed=args.seed,
+                             device=args.device, progress=args.progress)
     except HwnatError as exc:
         log.warning("%s, budget %.3f ms: %s", target.name, budget_ms, exc)
         return {**row, "error": str(exc), "build_s": round(time.perf_counter() - start, 1)}
@@ -524,6 +531,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help=f"a count (default {DEFAULT_BUDGETS}: spread between the smallest and largest subnet's "
                         "table latency) or latencies in ms: 1.2,1.6,2.1")
     p.add_argument("--preset", default="quick", choices=list(BUILD_PRESETS), help="build preset")
+    p.add_argument("--config", type=Path, default=None,
+                   help="build config file sizing every build's stages (hwnat build --config; README)")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-build", help="output folder (reused: resumes)")
     p.add_argument("--json", type=Path, default=None, help="also write the JSON result here")
     p.add_argument("--baseline-epochs", type=int, default=None, help="override the epoch rule for the baselines")
@@ -562,6 +571,7 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
+    settings = build_settings(args.preset, args.config)  # a bad config fails before any work
     args.out.mkdir(parents=True, exist_ok=True)
     facts = supernet_facts(args.supernet, args.seed)
     targets = [load_target(t.strip()) for t in args.targets.split(",") if t.strip()]
@@ -575,7 +585,7 @@ def run(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     spreads: dict[str, Any] = {}
     for target in targets:
-        lo, hi, table = table_range(target, facts, args.out / "cache", preset=args.preset, progress=args.progress,
+        lo, hi, table = table_range(target, facts, args.out / "cache", settings=settings, progress=args.progress,
                                     seed=args.seed)
         budgets = spread_budgets(lo, hi, wanted) if isinstance(wanted, int) else list(wanted)
         spreads[target.name] = {"smallest_ms": lo, "largest_ms": hi, "table": table, "budgets_ms": budgets}
@@ -630,7 +640,8 @@ def run(args: argparse.Namespace) -> int:
     goals = check_goals(rows)
     result = {"data": str(args.data), "supernet": str(args.supernet), "space": facts.space.name,
               "variant": facts.space.variant.name, "width": facts.width, "trained_resolutions": list(facts.resolutions),
-              "preset": args.preset, "seed": args.seed, "rounds": args.rounds, "budgets": spreads,
+              "preset": args.preset, "config": None if args.config is None else str(args.config),
+              "settings": settings, "seed": args.seed, "rounds": args.rounds, "budgets": spreads,
               "baseline_schedule": schedule, "rows": rows, "goals": goals,
               "wall_s": round(time.perf_counter() - t_start, 1)}
     atomic_write_json(args.out / "bench.json", result, indent=2)

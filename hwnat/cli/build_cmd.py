@@ -21,6 +21,9 @@ PRESETS = ("smoke", "quick", "paper")  # hwnat.pipeline.request.BUILD_PRESETS (c
               help="Reuse this trained super-network (supernet.pt) instead of training one.")
 @click.option("--preset", type=click.Choice(PRESETS), default="quick", show_default=True,
               help="Sizes of every stage: smoke (seconds, for tests), quick (minutes on a 2-core CPU), paper.")
+@click.option("--config", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="TOML file sizing the stages: [build], [supernet.train], [supernet.phases.NAME], [search], "
+                   "[finetune] (README: Build configuration); its `preset` wins over --preset.")
 @click.option("--formats", default=None, metavar="LIST",
               help="Formats to compile (hwnat export --help lists them); default: the target's own.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/build"), show_default=True,
@@ -35,9 +38,9 @@ PRESETS = ("smoke", "quick", "paper")  # hwnat.pipeline.request.BUILD_PRESETS (c
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Where training, search and fine-tuning run (latency is always measured on the target).")
 @json_option
-def build(target: str, budget: str, data: str, supernet: Path | None, preset: str, formats: str | None, out: Path,
-          cache: Path | None, resume: bool, space: str, variant: str | None, width: float | None, seed: int,
-          device: str, as_json: bool) -> None:
+def build(target: str, budget: str, data: str, supernet: Path | None, preset: str, config: Path | None,
+          formats: str | None, out: Path, cache: Path | None, resume: bool, space: str, variant: str | None,
+          width: float | None, seed: int, device: str, as_json: bool) -> None:
     """Find, train, compile and verify the most accurate model that fits BUDGET on TARGET.
 
     Stages: latency table → super-network → NATv2 search → candidates measured on the target → fine-tuning →
@@ -47,9 +50,9 @@ def build(target: str, budget: str, data: str, supernet: Path | None, preset: st
     from hwnat.pipeline.report import FORMAT_HEADER, budget_lines, format_rows, summary_lines
 
     try:
-        report = run_build(target, budget, data=data, supernet=supernet, preset=preset, formats=formats, out=out,
-                           cache=cache, resume=resume, space=space, variant=variant, width=width, seed=seed,
-                           device=device, progress=not as_json,
+        report = run_build(target, budget, data=data, supernet=supernet, preset=preset, config=config,
+                           formats=formats, out=out, cache=cache, resume=resume, space=space, variant=variant,
+                           width=width, seed=seed, device=device, progress=not as_json,
                            on_stage=lambda name, line: click.echo(line, err=True))
     except KeyboardInterrupt:
         raise click.ClickException(f"interrupted; completed stages are kept in {str(out)!r}: run the same command "

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def build(target: str, budget: str | dict[str, Any], *, data: str = "digits", supernet: str | Path | None = None,
-          preset: str = "quick", formats: str | list[str] | None = None, out: str | Path = "runs/build",
+          preset: str = "quick", config: str | Path | None = None, formats: str | list[str] | None = None, out: str | Path = "runs/build",
           cache: str | Path | None = None, resume: bool = False, space: str | SearchSpace = "mbv3-small-input",
           variant: str | None = None, width: float | None = None, seed: int = 0, device: str = "cpu",
           progress: bool = True, on_stage: Callable[[str, str], None] | None = None) -> BuildReport:
@@ -28,9 +28,11 @@ def build(target: str, budget: str | dict[str, Any], *, data: str = "digits", su
 
     Every stage's result is kept in `out` with a fingerprint of its inputs; `resume` continues a build that was
     stopped, redoing nothing that completed. `on_stage(stage, line)` receives a line as each stage starts (and
-    per search iteration). Returns the report also written to out/report.{json,md,html}.
+    per search iteration). `config`: a TOML file sizing the stages (hwnat.pipeline.build_config; README).
+    Returns the report also written to out/report.{json,md,html}.
     """
-    req = BuildRequest.make(target, budget, data=data, supernet=supernet, preset=preset, formats=formats, out=out,
+    req = BuildRequest.make(target, budget, data=data, supernet=supernet, preset=preset, config=config,
+                            formats=formats, out=out,
                             cache=cache, space=space, variant=variant, width=width, seed=seed, device=device)
     check_writable(req.out, "--out")
     check_writable(req.cache_dir, "--cache")
@@ -68,15 +70,15 @@ def _context(req: BuildRequest, resume: bool, progress: bool) -> BuildContext:
         if req.variant is None:
             sp = sp.with_variant(net_space.variant)
     else:
-        resolutions = _trained_resolutions(sp, req.settings["train"])
+        resolutions = _trained_resolutions(sp, req.settings["train"], req.settings["overrides"].get("train"))
     run = RunDir(req.out, req.to_dict(), resume)
     return BuildContext(req, run, target, dataset, sp, width, resolutions, progress)
 
 
-def _trained_resolutions(space: Any, train_preset: str) -> tuple[int, ...]:
+def _trained_resolutions(space: Any, train_preset: str, overrides: dict[str, Any] | None) -> tuple[int, ...]:
     from hwnat.training.config import load_config
 
-    chosen = load_config(train_preset).resolutions
+    chosen = load_config(train_preset, overrides=overrides).resolutions
     return tuple(space.resolutions) if chosen is None else tuple(chosen)
 
 

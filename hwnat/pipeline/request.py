@@ -56,14 +56,17 @@ class BuildRequest:
     width: float | None = None
     seed: int = 0
     device: str = "cpu"
-    settings: dict[str, Any] = field(default_factory=dict)  # the preset's sizes (filled in by make)
+    config: Path | None = None  # a build config file (hwnat.pipeline.build_config) adjusting the preset's sizes
+    settings: dict[str, Any] = field(default_factory=dict)  # the sizes of every stage (filled in by make)
 
     @classmethod
     def make(cls, target: str, budget: str | dict[str, Any] | None, **kw: Any) -> BuildRequest:
         """Validate every field, naming the flag and the allowed values; budgets as 'latency=2ms,params=1M'."""
+        from hwnat.pipeline.build_config import apply_build_config, read_build_config
         from hwnat.search.objectives import parse_budgets
 
-        preset = kw.get("preset", "quick")
+        config = read_build_config(kw["config"]) if kw.get("config") is not None else {}
+        preset = kw["preset"] = config.get("preset", kw.get("preset", "quick"))
         if preset not in BUILD_PRESETS:
             raise ConfigError(f"--preset: {unknown_name('build preset', preset, BUILD_PRESETS)}")
         try:
@@ -93,10 +96,11 @@ class BuildRequest:
         if data != "digits" and not Path(data).exists():
             raise ConfigError(f"--data: {data!r} does not exist (give an ImageFolder directory or .tar/.tar.gz, "
                               f"or 'digits')")
-        for key in ("out", "cache", "supernet"):
+        for key in ("out", "cache", "supernet", "config"):
             if kw.get(key) is not None:
                 kw[key] = Path(kw[key])
-        return cls(target=target, budgets=budgets, settings=dict(BUILD_PRESETS[preset]), **kw)
+        settings = apply_build_config(BUILD_PRESETS[preset], config, kw.get("config") or "")
+        return cls(target=target, budgets=budgets, settings=settings, **kw)
 
     @property
     def cache_dir(self) -> Path:
@@ -108,7 +112,8 @@ class BuildRequest:
                 "formats": None if self.formats is None else list(self.formats), "out": str(self.out),
                 "cache": str(self.cache_dir),
                 "space": self.space if isinstance(self.space, str) else self.space.to_dict(), "variant": self.variant, "width": self.width,
-                "seed": self.seed, "device": self.device, "settings": dict(self.settings)}
+                "seed": self.seed, "device": self.device,
+                "config": None if self.config is None else str(self.config), "settings": dict(self.settings)}
 
 
 def check_writable(folder: Path, flag: str) -> None:

@@ -147,15 +147,18 @@ def _supernet_inputs(ctx: BuildContext) -> dict[str, Any]:
         stat = given.stat()
         return {"given": str(given.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     return {"space": ctx.space.fingerprint, "width": ctx.width, "data": data_identity(ctx.dataset),
-            "preset": ctx.settings["train"], "overrides": small_data_overrides(ctx, "train"), "seed": ctx.request.seed}
+            "preset": ctx.settings["train"], "overrides": stage_overrides(ctx, "train"), "seed": ctx.request.seed}
 
 
-def small_data_overrides(ctx: BuildContext, stage_name: str) -> dict[str, Any]:
-    """SMALL_DATA_OVERRIDES[stage_name] for a small dataset with the quick preset; nothing otherwise."""
+def stage_overrides(ctx: BuildContext, stage_name: str) -> dict[str, Any]:
+    """What the build changes in stage `stage_name`'s preset ("train", "search" or "finetune"):
+    SMALL_DATA_OVERRIDES for a small dataset with the quick preset, then the --config file's table."""
+    from hwnat.pipeline.build_config import merge_overrides
     from hwnat.pipeline.request import SMALL_DATA_IMAGES, SMALL_DATA_OVERRIDES
 
     small = len(ctx.dataset) < SMALL_DATA_IMAGES and ctx.request.preset == "quick"
-    return dict(SMALL_DATA_OVERRIDES[stage_name]) if small else {}
+    return merge_overrides(SMALL_DATA_OVERRIDES[stage_name] if small else {},
+                           ctx.settings.get("overrides", {}).get(stage_name, {}))
 
 
 @stage("supernet", _supernet_inputs)
@@ -180,7 +183,7 @@ def supernet(ctx: BuildContext) -> dict[str, Any]:
         return {"path": str(folder / SUPERNET_FILE), "trained": False, "source": "cache"}
     resume = (folder / "checkpoints" / "last.pt").exists()
     result = train_supernet(ctx.space, ctx.dataset, width_mult=ctx.width, preset=ctx.settings["train"], out=folder,
-                            overrides=small_data_overrides(ctx, "train"), resume=resume, device=ctx.request.device,
+                            overrides=stage_overrides(ctx, "train"), resume=resume, device=ctx.request.device,
                             seed=ctx.request.seed, progress=ctx.progress)
     return {"path": str(result.supernet_path), "trained": True, "source": "trained", "resumed": resume,
             "phases": [vars(p) for p in result.phases]}
@@ -193,7 +196,7 @@ def search_config(ctx: BuildContext) -> Any:
     objectives = ("error", "latency")
     return make_config(ctx.settings["search"], "natv2", objectives=objectives, budgets=dict(ctx.request.budgets),
                        seed=ctx.request.seed, width_mult=ctx.width, resolutions=ctx.resolutions,
-                       **small_data_overrides(ctx, "search"))
+                       **stage_overrides(ctx, "search"))
 
 
 def _search_inputs(ctx: BuildContext) -> dict[str, Any]:
@@ -312,7 +315,7 @@ def _measure_candidates(ctx: BuildContext, backend: Any, records: list[dict[str,
 # -- fine-tuning --------------------------------------------------------------------------------------------
 def _finetune_inputs(ctx: BuildContext) -> dict[str, Any]:
     return {**upstream(ctx, "select"), "preset": ctx.settings["finetune"],
-            "overrides": small_data_overrides(ctx, "finetune"), "seed": ctx.request.seed}
+            "overrides": stage_overrides(ctx, "finetune"), "seed": ctx.request.seed}
 
 
 @stage("finetune", _finetune_inputs)
@@ -323,7 +326,7 @@ def finetune(ctx: BuildContext) -> dict[str, Any]:
 
     out = ctx.run.path("finetune")
     result = run_finetune(ctx.results["supernet"]["path"], ctx.results["select"]["chosen"]["arch_id"], ctx.dataset,
-                          out=out, preset=ctx.settings["finetune"], overrides=small_data_overrides(ctx, "finetune"),
+                          out=out, preset=ctx.settings["finetune"], overrides=stage_overrides(ctx, "finetune"),
                           seed=ctx.request.seed,
                           resume=last_path(out).exists(), progress=ctx.progress, device=ctx.request.device)
     summary = result.to_dict()

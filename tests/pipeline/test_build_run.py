@@ -22,10 +22,11 @@ SPACE = SearchSpace(name="tiny", resolutions=(32,), width_mults=(0.5,), kernel_s
                     num_classes=10)
 
 
-def run_build(out: Path, budget: str, resume: bool = False):  # type: ignore[no-untyped-def]
+def run_build(out: Path, budget: str, resume: bool = False, config: Path | None = None):  # type: ignore[no-untyped-def]
     from hwnat.pipeline import build
 
-    return build("fake-cpu", budget, space=SPACE, preset="smoke", out=out, resume=resume, progress=False)
+    return build("fake-cpu", budget, space=SPACE, preset="smoke", out=out, resume=resume, progress=False,
+                 config=config)
 
 
 def stages(out: Path) -> dict:
@@ -45,8 +46,12 @@ def test_build_writes_a_verified_report_and_a_second_budget_reuses_table_and_sup
     first = stages(tmp_path / "one")
     assert first["table"]["result"]["source"] == "profiled" and first["supernet"]["result"]["source"] == "trained"
 
-    run_build(tmp_path / "two", "latency=0.9ms,params=400k")
+    config = tmp_path / "sized.toml"  # sizes only the search and the selection: the super-network is reused
+    config.write_text("[build]\ncandidates = 1\n[search]\niterations = 1\n")
+    run_build(tmp_path / "two", "latency=0.9ms,params=400k", config=config)
     second = stages(tmp_path / "two")
+    assert len(second["select"]["result"]["candidates"]) == 1
+    assert second["search"]["result"]["evaluations"] < first["search"]["result"]["evaluations"]
     assert second["table"]["result"]["source"] == "cache"
     assert second["supernet"]["result"]["source"] == "cache"
     assert second["supernet"]["result"]["path"] == first["supernet"]["result"]["path"]
