@@ -44,6 +44,7 @@ from hwnat.models.baselines import (
     baseline_id,
     list_baselines,
 )
+from hwnat.pipeline.build_config import build_settings
 from hwnat.pipeline.request import BUILD_PRESETS
 
 if TYPE_CHECKING:
@@ -179,14 +180,6 @@ def table_range(target: TargetSpec, facts: SupernetFacts, cache: Path, *, settin
     small = replace(min_arch(space, facts.width), resolution=min(facts.resolutions))
     large = replace(max_arch(space, facts.width), resolution=max(facts.resolutions))
     return float(table.predict(space, small)), float(table.predict(space, large)), str(table.path)
-
-
-def build_settings(preset: str, config: Path | None) -> dict[str, Any]:
-    """The stage sizes every build of the run uses: the build preset, adjusted by the --config file."""
-    from hwnat.pipeline.build_config import apply_build_config, read_build_config
-
-    raw = read_build_config(config) if config is not None else {}
-    return apply_build_config(BUILD_PRESETS[raw.get("preset", preset)], raw, config or "")
 
 
 # -- hwnat builds ----------------------------------------------------------------------------------------------
@@ -571,7 +564,7 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
-    settings = build_settings(args.preset, args.config)  # a bad config fails before any work
+    settings = build_settings(args.preset, args.config)[1]  # a bad config fails before any work
     args.out.mkdir(parents=True, exist_ok=True)
     facts = supernet_facts(args.supernet, args.seed)
     targets = [load_target(t.strip()) for t in args.targets.split(",") if t.strip()]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hwnat.config.fields import Field, check_table
-from hwnat.errors import ConfigError
+from hwnat.errors import ConfigError, unknown_name
 from hwnat.pipeline.request import BUILD_PRESETS
 
 STAGE_TABLES = ("supernet", "search", "finetune")  # the table naming each stage's overrides
@@ -31,6 +31,16 @@ BUILD_FIELDS = {"candidates": Field(int, None, min=1), "rounds": Field(int, None
 # Search settings a build derives from its own flags and the super-network; a config may not set them.
 SEARCH_SET_BY_BUILD = {"algorithm": "NATv2", "objectives": "error and latency", "budgets": "--budget",
                        "seed": "--seed", "width_mult": "the super-network", "resolutions": "the super-network"}
+
+
+def build_settings(preset: str, path: str | Path | None) -> tuple[str, dict[str, Any]]:
+    """The build preset (the file's `preset` key wins over `preset`) and the sizes of every stage: the preset's,
+    adjusted by the file at `path` (None: no file), all validated."""
+    config = read_build_config(path) if path is not None else {}
+    preset = config.get("preset", preset)
+    if preset not in BUILD_PRESETS:
+        raise ConfigError(f"--preset: {unknown_name('build preset', preset, BUILD_PRESETS)}")
+    return preset, apply_build_config(BUILD_PRESETS[preset], config, path or "")
 
 
 def read_build_config(path: str | Path) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hwnat.errors import ConfigError, unknown_name
+from hwnat.errors import ConfigError
 from hwnat.io import make_writable_dir
 from hwnat.space.spec import SearchSpace
 
@@ -62,13 +62,10 @@ class BuildRequest:
     @classmethod
     def make(cls, target: str, budget: str | dict[str, Any] | None, **kw: Any) -> BuildRequest:
         """Validate every field, naming the flag and the allowed values; budgets as 'latency=2ms,params=1M'."""
-        from hwnat.pipeline.build_config import apply_build_config, read_build_config
+        from hwnat.pipeline.build_config import build_settings
         from hwnat.search.objectives import parse_budgets
 
-        config = read_build_config(kw["config"]) if kw.get("config") is not None else {}
-        preset = kw["preset"] = config.get("preset", kw.get("preset", "quick"))
-        if preset not in BUILD_PRESETS:
-            raise ConfigError(f"--preset: {unknown_name('build preset', preset, BUILD_PRESETS)}")
+        kw["preset"], settings = build_settings(kw.get("preset", "quick"), kw.get("config"))
         try:
             budgets = parse_budgets(budget)
         except ConfigError as exc:
@@ -99,7 +96,6 @@ class BuildRequest:
         for key in ("out", "cache", "supernet", "config"):
             if kw.get(key) is not None:
                 kw[key] = Path(kw[key])
-        settings = apply_build_config(BUILD_PRESETS[preset], config, kw.get("config") or "")
         return cls(target=target, budgets=budgets, settings=settings, **kw)
 
     @property
