@@ -22,7 +22,8 @@ def build(target: str, budget: str | dict[str, Any], *, data: str = "digits", su
           preset: str = "quick", config: str | Path | None = None, formats: str | list[str] | None = None,
           out: str | Path = "runs/build", cache: str | Path | None = None, resume: bool = False,
           space: str | SearchSpace = "mbv3-small-input", variant: str | None = None, width: float | None = None,
-          seed: int = 0, device: str = "cpu", progress: bool = True, on_stage: Callable[[str, str], None] | None = None) -> BuildReport:
+          seed: int = 0, device: str = "cpu", progress: bool = True,
+          on_stage: Callable[[str, str], None] | None = None) -> BuildReport:
     """Profile (or reuse) the target's latency table, train (or reuse) a super-network, search with the budget as
     constraints, measure the best candidates on the target, fine-tune, export, benchmark and report.
 
