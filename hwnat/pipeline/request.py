@@ -107,8 +107,8 @@ class BuildRequest:
                 "supernet": None if self.supernet is None else str(self.supernet), "preset": self.preset,
                 "formats": None if self.formats is None else list(self.formats), "out": str(self.out),
                 "cache": str(self.cache_dir),
-                "space": self.space if isinstance(self.space, str) else self.space.to_dict(), "variant": self.variant, "width": self.width,
-                "seed": self.seed, "device": self.device,
+                "space": self.space if isinstance(self.space, str) else self.space.to_dict(),
+                "variant": self.variant, "width": self.width, "seed": self.seed, "device": self.device,
                 "config": None if self.config is None else str(self.config), "settings": dict(self.settings)}
 
 
