@@ -564,7 +564,7 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
-    settings = build_settings(args.preset, args.config)[1]  # a bad config fails before any work
+    preset, settings = build_settings(args.preset, args.config)  # a bad config fails before any work
     args.out.mkdir(parents=True, exist_ok=True)
     facts = supernet_facts(args.supernet, args.seed)
     targets = [load_target(t.strip()) for t in args.targets.split(",") if t.strip()]
@@ -633,7 +633,7 @@ def run(args: argparse.Namespace) -> int:
     goals = check_goals(rows)
     result = {"data": str(args.data), "supernet": str(args.supernet), "space": facts.space.name,
               "variant": facts.space.variant.name, "width": facts.width, "trained_resolutions": list(facts.resolutions),
-              "preset": args.preset, "config": None if args.config is None else str(args.config),
+              "preset": preset, "config": None if args.config is None else str(args.config),
               "settings": settings, "seed": args.seed, "rounds": args.rounds, "budgets": spreads,
               "baseline_schedule": schedule, "rows": rows, "goals": goals,
               "wall_s": round(time.perf_counter() - t_start, 1)}

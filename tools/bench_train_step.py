@@ -36,16 +36,14 @@ class Variant:
     times: list[float] = field(default_factory=list)
 
 
-def make_variants(args: argparse.Namespace) -> list[Variant]:
+def make_variants(args: argparse.Namespace, space: Any) -> list[Variant]:
     import torch
 
-    from hwnat.space import get_space
     from hwnat.space.arch import max_arch
     from hwnat.supernet import OFAMobileNetV3
     from hwnat.supernet.extract import extract
 
     torch.manual_seed(args.seed)
-    space = get_space(args.space)
     arch = max_arch(space, args.width)
 
     def supernet() -> Any:
@@ -95,9 +93,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(args.threads)
-    resolution = min(get_space(args.space).resolutions)
+    space = get_space(args.space)
+    resolution = min(space.resolutions)
     try:
-        variants = make_variants(args)
+        variants = make_variants(args, space)
         for v in variants:
             if v.channels_last:
                 v.model.to(memory_format=torch.channels_last)

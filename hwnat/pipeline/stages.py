@@ -158,7 +158,7 @@ def stage_overrides(ctx: BuildContext, stage_name: str) -> dict[str, Any]:
 
     small = len(ctx.dataset) < SMALL_DATA_IMAGES and ctx.request.preset == "quick"
     return merge_overrides(SMALL_DATA_OVERRIDES[stage_name] if small else {},
-                           ctx.settings.get("overrides", {}).get(stage_name, {}))
+                           ctx.settings["overrides"].get(stage_name, {}))
 
 
 @stage("supernet", _supernet_inputs)
