@@ -150,36 +150,19 @@ def supernet_facts(path: Path, seed: int) -> SupernetFacts:
 
 def table_range(target: TargetSpec, facts: SupernetFacts, cache: Path, *, settings: dict[str, Any],
                 progress: bool, seed: int) -> tuple[float, float, str]:
-    """(smallest, largest subnet's table-predicted ms, table path) for the trained resolutions. The table is the
-    one a build would use (shipped, else the shared cache's); with none, it is profiled into the cache the way
-    the build's table stage does, so the builds then reuse it."""
-    from hwnat.latency.build import ProfileRequest, build_table
-    from hwnat.latency.store import find_table, table_filename, target_identity
-    from hwnat.latency.table import LatencyTable, LatencyTableError
+    """(smallest, largest subnet's table-predicted ms, table path) for the trained resolutions, from the table a
+    build would use (hwnat.pipeline.stages.resolve_table: shipped, else the shared cache's, else profiled into the
+    cache, which the builds then reuse)."""
+    from hwnat.latency.table import LatencyTable
+    from hwnat.pipeline.stages import resolve_table
     from hwnat.space.arch import max_arch, min_arch
 
-    space = facts.space
-    table = None
-    cached = cache / "tables" / table_filename(target.name, space)
-    for load in (lambda: find_table(target, space),
-                 lambda: LatencyTable.load(cached).check(target_identity(target), space)):
-        try:
-            found = load()
-        except (LatencyTableError, HwnatError, OSError) as exc:
-            log.info("no table: %s", str(exc).splitlines()[0])
-            continue
-        if (facts.width in found.widths and set(facts.resolutions) <= set(found.resolutions)
-                and found.calibration.n):
-            table = found
-            break
-    if table is None:
-        report = build_table(ProfileRequest(target, space, widths=(facts.width,), resolutions=facts.resolutions,
-                                            out=cached, calibrate=settings["calibrate"], seed=seed,
-                                            rounds=settings["rounds"], progress=progress))
-        table = LatencyTable.load(report["table"])
-    small = replace(min_arch(space, facts.width), resolution=min(facts.resolutions))
-    large = replace(max_arch(space, facts.width), resolution=max(facts.resolutions))
-    return float(table.predict(space, small)), float(table.predict(space, large)), str(table.path)
+    found = resolve_table(target, facts.space, facts.width, facts.resolutions, cache,
+                          calibrate=settings["calibrate"], rounds=settings["rounds"], seed=seed, progress=progress)
+    table = LatencyTable.load(found["path"])
+    small = replace(min_arch(facts.space, facts.width), resolution=min(facts.resolutions))
+    large = replace(max_arch(facts.space, facts.width), resolution=max(facts.resolutions))
+    return float(table.predict(facts.space, small)), float(table.predict(facts.space, large)), str(table.path)
 
 
 # -- hwnat builds ----------------------------------------------------------------------------------------------
@@ -222,6 +205,16 @@ def run_build(args: argparse.Namespace, target: TargetSpec, budget_ms: float, fm
             "test_top1": primary["top1"] if primary.get("top1") is not None else chosen.get("test_top1"),
             "test_top1_runtime": primary.get("top1") is not None, "test_top1_torch": chosen.get("test_top1"),
             "finetune_epochs": ft_epochs, "passed": report.passed, "build_s": round(time.perf_counter() - start, 1)}
+
+
+def build_line(row: dict[str, Any]) -> str:
+    """One build as the build itself measured it (select and benchmark stages), before the interleaved run."""
+    head = f"{row['target']} budget {row['budget_ms']:.3f} ms:"
+    if "error" in row:
+        return f"{head} failed: {row['error']}"
+    return (f"{head} {row['name']}, p50 {row['build_p50_ms']:.3f} ms ({100 * row['build_p50_ms'] / row['budget_ms']:.0f}% "
+            f"of the budget; table {row['table_ms']:.3f} ms), test top-1 {100 * row['test_top1']:.2f}%, "
+            f"{'PASS' if row['passed'] else 'FAIL'} ({row['build_s']:.0f} s)")
 
 
 # -- baselines -------------------------------------------------------------------------------------------------
@@ -587,6 +580,9 @@ def run(args: argparse.Namespace) -> int:
         fmt = DELIVERED_FORMAT.get(target.runtime, "onnx")
         for budget in budgets:
             rows.append(run_build(args, target, budget, fmt))
+            print(build_line(rows[-1]), file=sys.stderr)
+    # the builds' own measurements, kept before the (long) baseline training
+    atomic_write_json(args.out / "builds.json", {"budgets": spreads, "rows": rows}, indent=2)
 
     # 2. baselines: trained once, scored in every target's runtime
     dataset = load_dataset(args.data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -82,17 +83,25 @@ def _table_inputs(ctx: BuildContext) -> dict[str, Any]:
 
 @stage("table", _table_inputs)
 def latency_table(ctx: BuildContext) -> dict[str, Any]:
-    """A shipped table, else one a build left in the cache, for this target, machine and space and covering the
+    """The target's latency table for the space, width and resolutions (`resolve_table`)."""
+    return resolve_table(ctx.target, ctx.space, ctx.width, ctx.resolutions, ctx.request.cache_dir,
+                         calibrate=ctx.settings["calibrate"], rounds=ctx.settings["rounds"], seed=ctx.request.seed,
+                         progress=ctx.progress)
+
+
+def resolve_table(target: TargetSpec, space: SearchSpace, width: float, resolutions: tuple[int, ...],
+                  cache_dir: Path, *, calibrate: int, rounds: int, seed: int, progress: bool) -> dict[str, Any]:
+    """A shipped table, else one a build left in `cache_dir`, for this target, machine and space and covering the
     width and resolutions; else profile one into the cache (resumable: the profiler's journal keeps every unit
-    measured before a kill)."""
+    measured before a kill). Returns the table's path, where it came from, and its calibration."""
     from hwnat.latency.build import ProfileRequest, build_table
     from hwnat.latency.store import find_table, table_filename, target_identity
     from hwnat.latency.table import LatencyTable, LatencyTableError
 
-    cached = ctx.request.cache_dir / "tables" / table_filename(ctx.target.name, ctx.space)
+    cached = cache_dir / "tables" / table_filename(target.name, space)
     found: list[tuple[str, Callable[[], LatencyTable]]] = [
-        ("shipped", lambda: find_table(ctx.target, ctx.space)),
-        ("cache", lambda: LatencyTable.load(cached).check(target_identity(ctx.target), ctx.space))]
+        ("shipped", lambda: find_table(target, space)),
+        ("cache", lambda: LatencyTable.load(cached).check(target_identity(target), space))]
     for source, load in found:
         if source == "cache" and not cached.exists():
             continue
@@ -101,12 +110,11 @@ def latency_table(ctx: BuildContext) -> dict[str, Any]:
         except LatencyTableError as exc:
             log.info("not using the %s table: %s", source, exc)
             continue
-        if ctx.width in table.widths and set(ctx.resolutions) <= set(table.resolutions) and table.calibration.n:
+        if width in table.widths and set(resolutions) <= set(table.resolutions) and table.calibration.n:
             return {"path": str(table.path), "source": source, "calibration": table.calibration.to_dict(),
                     "validation": table.validation}
-    report = build_table(ProfileRequest(ctx.target, ctx.space, widths=(ctx.width,), resolutions=ctx.resolutions,
-                                        out=cached, calibrate=ctx.settings["calibrate"], seed=ctx.request.seed,
-                                        rounds=ctx.settings["rounds"], progress=ctx.progress))
+    report = build_table(ProfileRequest(target, space, widths=(width,), resolutions=resolutions, out=cached,
+                                        calibrate=calibrate, seed=seed, rounds=rounds, progress=progress))
     return {"path": report["table"], "source": "profiled", "calibration": report["calibration"],
             "validation": report.get("validation"), "profiling_wall_s": report["profiling"].get("wall_s")}
 
