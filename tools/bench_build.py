@@ -170,8 +170,10 @@ def budget_tag(ms: float) -> str:
     return f"latency-{ms:.3f}ms".replace(".", "p")
 
 
-def run_build(args: argparse.Namespace, target: TargetSpec, budget_ms: float, fmt: str) -> dict[str, Any]:
-    """One `hwnat.build` (resumed when its folder holds one); a row for the table, or the error it stopped on."""
+def run_build(args: argparse.Namespace, facts: SupernetFacts, target: TargetSpec, budget_ms: float,
+              fmt: str) -> dict[str, Any]:
+    """One `hwnat.build` of the super-network's space (resumed when its folder holds one); a row for the table, or
+    the error it stopped on."""
     import hwnat
     from hwnat.export import get_format
     from hwnat.finetune.loop import LOG_FILE
@@ -182,8 +184,8 @@ def run_build(args: argparse.Namespace, target: TargetSpec, budget_ms: float, fm
     try:
         report = hwnat.build(target.name, f"latency={budget_ms}ms", data=args.data, supernet=args.supernet,
                              preset=args.preset, config=args.config, formats=[fmt], out=out,
-                             cache=args.out / "cache", resume=(out / "build.json").exists(), seed=args.seed,
-                             device=args.device, progress=args.progress)
+                             cache=args.out / "cache", resume=(out / "build.json").exists(), space=facts.space,
+                             seed=args.seed, device=args.device, progress=args.progress)
     except HwnatError as exc:
         log.warning("%s, budget %.3f ms: %s", target.name, budget_ms, exc)
         return {**row, "error": str(exc), "build_s": round(time.perf_counter() - start, 1)}
@@ -579,7 +581,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         fmt = DELIVERED_FORMAT.get(target.runtime, "onnx")
         for budget in budgets:
-            rows.append(run_build(args, target, budget, fmt))
+            rows.append(run_build(args, facts, target, budget, fmt))
             print(build_line(rows[-1]), file=sys.stderr)
     # the builds' own measurements, kept before the (long) baseline training
     atomic_write_json(args.out / "builds.json", {"budgets": spreads, "rows": rows}, indent=2)

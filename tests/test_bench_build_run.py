@@ -1,0 +1,62 @@
+"""tools/bench_build.py end to end on ort-cpu with a tiny space: builds, baselines, the interleaved measurement."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from hwnat.space import SearchSpace, StageSpec
+
+pytestmark = pytest.mark.slow
+
+TINY = SearchSpace(name="tiny", resolutions=(32,), width_mults=(0.5,), kernel_sizes=(3, 5), expand_ratios=(3, 4),
+                   depths=(1, 2), stages=(StageSpec(24, 2, "relu", False), StageSpec(40, 2, "hswish", True)),
+                   num_classes=10)
+
+
+def test_bench_build_on_digits_with_a_tiny_space(tool: Callable[[str], ModuleType], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from hwnat.training.api import train_supernet
+
+    supernet = train_supernet(TINY, "digits", preset="smoke", out=tmp_path / "supernet", seed=0,
+                              progress=False).supernet_path
+    bench = tool("bench_build")
+    out = tmp_path / "bench"
+    argv = ["--data", "digits", "--supernet", str(supernet), "--preset", "smoke", "--targets", "ort-cpu",
+            "--budgets", "0.5,1", "--baselines", "mbv3-small", "--baseline-widths", "0.5,1.0", "--rounds", "1",
+            "--out", str(out), "--no-progress"]
+    assert bench.main(argv) == 0
+
+    result = json.loads((out / "bench.json").read_text())
+    spread = result["budgets"]["ort-cpu"]  # budgets far above the tiny space's latencies: timing noise cannot fail
+    assert spread["budgets_ms"] == [0.5, 1.0] and 0 < spread["smallest_ms"] < spread["largest_ms"]
+    builds = [r for r in result["rows"] if r["kind"] == "hwnat"]
+    baselines = [r for r in result["rows"] if r["kind"] == "baseline"]
+    assert [r["budget_ms"] for r in builds] == spread["budgets_ms"]
+    assert {r["name"] for r in baselines} == {"mbv3-small-w0.5-r32", "mbv3-small-w1.0-r32"}
+    for row in builds:
+        assert "error" not in row, row.get("error")
+        assert row["p50_ms"] > 0 and row["budget_used"] == pytest.approx(row["p50_ms"] / row["budget_ms"])
+        assert row["finetune_epochs"] >= 1 and 0 <= row["test_top1"] <= 1 and row["passed"]
+    # the rule: every super-network epoch plus the most fine-tuning epochs any delivered model got
+    schedule = result["baseline_schedule"]
+    assert schedule["epochs"] == sum(schedule["supernet_epochs"].values()) + max(r["finetune_epochs"] for r in builds)
+    assert all(r["epochs"] == schedule["epochs"] and r["p50_ms"] > 0 for r in baselines)
+    assert set(result["goals"]["ort-cpu"]) >= {"meets_budget", "uses_80pct", "dominates", "baselines"}
+
+    kept = json.loads((out / "builds.json").read_text())  # the builds' own measurements, before the baselines
+    assert [r["name"] for r in kept["rows"]] == [r["name"] for r in builds]
+    assert (out / "bench.png").read_bytes().startswith(b"\x89PNG")
+    assert "| ort-cpu |" in (out / "bench.md").read_text()
+    err = capsys.readouterr().err
+    assert "ort-cpu budget" in err and "baseline mbv3-small-w0.5-r32" in err
+
+    # a second run redoes nothing: builds resume finished, baselines load their result
+    assert bench.main(argv) == 0
+    again = json.loads((out / "bench.json").read_text())
+    assert [r["name"] for r in again["rows"]] == [r["name"] for r in result["rows"]]
+    assert [r["test_top1"] for r in again["rows"]] == [r["test_top1"] for r in result["rows"]]
