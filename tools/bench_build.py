@@ -6,8 +6,9 @@
 
 For every target: N latency budgets (default 5, spread geometrically strictly between the table-predicted latency
 of the smallest and the largest subnet the super-network was trained for, or given as `--budgets 1.2,1.6,2.1`
-ms); one `hwnat.build(...)` per budget with the given super-network, all sharing one cache (the table and the
-super-network are reused; a build that was stopped resumes). Then the MobileNetV3-Small and -Large style
+ms); one `hwnat.build(...)` per budget with the given super-network's space, all sharing one cache (the table and
+the super-network are reused; a build that was stopped resumes); OUT/builds.json keeps what the builds measured
+themselves before the (long) baseline training starts. Then the MobileNetV3-Small and -Large style
 baselines (hwnat.models.baselines, widths 0.5/0.75/1.0) are trained from scratch once, on the super-network's
 training split with its augmentation, for as many epochs as the hwnat models got (rule: `baseline_epochs`),
 exported with the same converter as the target's delivered format, and scored on the same test half. Last, one
