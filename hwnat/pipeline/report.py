@@ -132,8 +132,9 @@ def summary_lines(report: BuildReport) -> list[str]:
     lines = [f"chosen subnet {c['arch_id']}: {_fmt('macs', c['macs'])} MACs, {_fmt('params', c['params'])} params, "
              f"latency table {c['latency']:.3f} ms, measured p50 {c['measured_p50_ms']:.3f} ms"]
     if "test_top1" in c:
-        lines.append(f"fine-tuned ({c.get('epochs')} epochs): validation top-1 {c['val_top1']:.2%}, "
-                     f"test top-1 {c['test_top1']:.2%}")
+        n = c.get("epochs")
+        lines.append(f"fine-tuned (step 2: {n} epoch{'' if n == 1 else 's'} on train+val, step 1's best count): "
+                     f"validation top-1 {c['val_top1']:.2%}, test top-1 {c['test_top1']:.2%}")
     else:
         lines.append(f"search validation top-1 {1 - c['error']:.2%} (super-network weights)")
     return lines

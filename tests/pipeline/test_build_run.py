@@ -43,6 +43,7 @@ def test_build_writes_a_verified_report_and_a_second_budget_reuses_table_and_sup
     assert check["item"] == "latency" and check["value"] <= 1.0 and "measured on fake-cpu" in check["source"]
     assert report.chosen["arch_id"] in {c["arch_id"] for c in report.candidates}
     assert "data:image/png;base64," in (tmp_path / "one" / "report.html").read_text()
+    assert "fine-tuned (step 2: " in (tmp_path / "one" / "report.md").read_text()
     first = stages(tmp_path / "one")
     assert first["table"]["result"]["source"] == "profiled" and first["supernet"]["result"]["source"] == "trained"
 
