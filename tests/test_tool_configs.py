@@ -11,7 +11,7 @@ def test_the_headline_build_config_sizes_the_fine_tuning() -> None:
     from hwnat.pipeline.build_config import build_settings
 
     preset, settings = build_settings("paper", CONFIGS / "headline-cpu.toml")
-    assert preset == "quick" and settings["overrides"]["finetune"] == {"max_epochs": 4, "patience": 1}
+    assert preset == "quick" and settings["overrides"]["finetune"] == {"max_epochs": 2, "patience": 1}
 
 
 def test_the_weight_decay_probe_trains_only_the_teacher() -> None:

@@ -258,16 +258,16 @@ def _search_progress(ctx: BuildContext, row: dict[str, Any]) -> None:
 
 # -- selection, measured on the target -------------------------------------------------------------------
 def _select_inputs(ctx: BuildContext) -> dict[str, Any]:
-    return {**upstream(ctx, "search"), "candidates": ctx.settings["candidates"], "rounds": ctx.settings["rounds"]}
+    return {**upstream(ctx, "search"), "candidates": ctx.settings["candidates"], "rounds": ctx.settings["rounds"],
+            "headroom": ctx.settings["headroom"]}
 
 
 @stage("select", _select_inputs)
 def select(ctx: BuildContext) -> dict[str, Any]:
     """Measure the most accurate feasible subnets end to end on the target (interleaved) and keep the most
-    accurate one whose measured latency meets the budget (`most_accurate`): the table predicts, the target
-    decides. When the target runs slower than the table says and none fits, a second round measures the most
-    accurate subnets whose prediction, scaled by the measured/predicted ratio of the first round, meets the
-    budget."""
+    accurate one whose measured latency meets the budget less the headroom (`most_accurate`): the table predicts,
+    the target decides. When the target runs slower than the table says and none fits, a second round measures
+    the most accurate subnets whose prediction, scaled by the measured/predicted ratio of the first round, fits."""
     from hwnat.backends.base import create_backend
 
     feasible = sorted(ctx.results["search"]["feasible"], key=lambda r: (r["error"], r.get("latency", 0.0)))
@@ -277,7 +277,8 @@ def select(ctx: BuildContext) -> dict[str, Any]:
     backend = create_backend(ctx.target)
     n = ctx.settings["candidates"]
     rows = _measure_candidates(ctx, backend, feasible[:n], round_=1)
-    limit = ctx.request.budgets.get("latency")
+    budget_ms = ctx.request.budgets.get("latency")
+    limit = None if budget_ms is None else budget_ms * (1 - ctx.settings["headroom"])
     if limit is not None and not any(r["measured_p50_ms"] <= limit for r in rows):
         ratio = float(np.median([r["measured_p50_ms"] / r["latency"] for r in rows]))
         seen = {r["arch_id"] for r in rows}
@@ -288,7 +289,8 @@ def select(ctx: BuildContext) -> dict[str, Any]:
     if not fits:
         fastest = min(rows, key=lambda r: r["measured_p50_ms"])
         raise ConfigError(f"--budget: none of the {len(rows)} feasible subnets measured meets latency ≤ "
-                          f"{limit:g} ms on {ctx.target.name} (fastest measured {fastest['measured_p50_ms']:.3f} ms, "
+                          f"{limit:.4g} ms ({budget_ms:g} ms less the {ctx.settings['headroom']:.0%} headroom) on "
+                          f"{ctx.target.name} (fastest measured {fastest['measured_p50_ms']:.3f} ms, "
                           f"table predicted {fastest['latency']:.3f} ms); the machine may be busy, or the table "
                           f"out of date (rebuild it with hwnat profile); or relax the budget")
     chosen = most_accurate(fits, ctx.results["search"].get("scored_on", 0))

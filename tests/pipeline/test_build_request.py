@@ -96,7 +96,9 @@ def test_a_full_disk_is_a_clear_error_that_keeps_completed_stages(tmp_path: Path
     assert list(stored) == ["first"]
 
 
-def test_select_measures_a_second_round_when_the_target_runs_slower_than_the_table(monkeypatch) -> None:
+def _select_on_a_slow_target(monkeypatch, budget: float, headroom: float):  # type: ignore[no-untyped-def]
+    """Run the select stage on candidates predicted at 1..8 ms, more accurate when slower, on a target measuring
+    1.5× the table; returns (the arch lists measured per round, the stage's result)."""
     from types import SimpleNamespace
 
     import hwnat.latency.networks as networks
@@ -105,7 +107,6 @@ def test_select_measures_a_second_round_when_the_target_runs_slower_than_the_tab
     from hwnat.latency.timing import UnitTiming
     from hwnat.pipeline.stages import select
 
-    # predicted latency 1..8 ms, more accurate when slower; the target runs 1.5x slower than the table
     feasible = [{"arch_id": f"a{i}", "error": 0.1 * (9 - i), "macs": 1.0, "params": 1.0, "latency": float(i)}
                 for i in range(1, 9)]
     calls = []
@@ -116,13 +117,25 @@ def test_select_measures_a_second_round_when_the_target_runs_slower_than_the_tab
 
     monkeypatch.setattr(networks, "measure_networks", measure)
     monkeypatch.setattr(genome, "parse_arch_id", lambda space, text: text)
-    ctx = SimpleNamespace(results={"search": {"feasible": feasible}}, request=SimpleNamespace(budgets={"latency": 5.0},
-                          seed=0), settings={"candidates": 2, "rounds": 1}, target=load_target("fake-cpu"),
-                          space=None, progress=False)
-    result = select(ctx)  # type: ignore[arg-type]
+    ctx = SimpleNamespace(results={"search": {"feasible": feasible}}, request=SimpleNamespace(
+                          budgets={"latency": budget}, seed=0), settings={"candidates": 2, "rounds": 1,
+                          "headroom": headroom}, target=load_target("fake-cpu"), space=None, progress=False)
+    return calls, select(ctx)  # type: ignore[arg-type]
+
+
+def test_select_measures_a_second_round_when_the_target_runs_slower_than_the_table(monkeypatch) -> None:
+    calls, result = _select_on_a_slow_target(monkeypatch, 5.0, 0.0)
     assert calls == [["a8", "a7"], ["a3", "a2"]]  # a3: 3 ms predicted × 1.5 = 4.5 ms ≤ 5 ms
     assert result["chosen"]["arch_id"] == "a3" and result["chosen"]["measured_p50_ms"] == pytest.approx(4.5)
     assert [r["round"] for r in result["candidates"]] == [1, 1, 2, 2]
+
+
+def test_select_keeps_the_headroom_free(monkeypatch) -> None:
+    calls, result = _select_on_a_slow_target(monkeypatch, 5.0, 0.2)  # measured p50 must be ≤ 4 ms
+    assert calls == [["a8", "a7"], ["a2", "a1"]]  # a3 (4.5 ms) would meet the budget but not the headroom
+    assert result["chosen"]["arch_id"] == "a2" and result["chosen"]["measured_p50_ms"] == pytest.approx(3.0)
+    with pytest.raises(ConfigError, match=r"latency ≤ 0.95 ms \(1 ms less the 5% headroom\)"):
+        _select_on_a_slow_target(monkeypatch, 1.0, 0.05)  # even a1 measures 1.5 ms
 
 
 def test_select_prefers_the_slower_of_candidates_the_search_cannot_tell_apart() -> None:
