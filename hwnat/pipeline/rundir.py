@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,9 +28,12 @@ from typing import Any
 
 from hwnat import __version__
 from hwnat.errors import ConfigError
-from hwnat.io import atomic_write_json, read_json
+from hwnat.io import atomic_write_json, atomic_write_text, read_json
+
+log = logging.getLogger(__name__)
 
 BUILD_FILE = "build.json"
+WORK_MARKER = ".inputs"  # in a stage's work folder: the fingerprint of the inputs its work was done for
 SCHEMA_VERSION = 1
 
 
@@ -74,6 +79,19 @@ class RunDir:
 
     def path(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
+
+    def claim(self, folder: str, inputs_fingerprint: str) -> Path:
+        """The work folder of a stage about to run with these inputs. Work a stopped run left there is kept when
+        it was done for the same inputs (the stage resumes it) and removed when it was not (another chosen subnet,
+        another config): resuming it would continue the wrong work or fail on its checkpoint."""
+        work = self.root / folder
+        marker = work / WORK_MARKER
+        if work.exists() and (not marker.exists() or marker.read_text().strip() != inputs_fingerprint):
+            log.info("%s: removing work done for other inputs", work)
+            shutil.rmtree(work)
+        work.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(marker, inputs_fingerprint + "\n")
+        return work
 
     def cached(self, name: str, inputs_fingerprint: str) -> dict[str, Any] | None:
         rec = self.stages.get(name)

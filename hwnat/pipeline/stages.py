@@ -56,14 +56,16 @@ class Stage:
     name: str
     inputs: Callable[[BuildContext], dict[str, Any]]
     run: Callable[[BuildContext], dict[str, Any]]
+    workdir: str | None = None  # the folder of the run directory it works in (RunDir.claim)
 
 
 STAGES: list[Stage] = []
 
 
-def stage(name: str, inputs: Callable[[BuildContext], dict[str, Any]]) -> Callable[..., Any]:
+def stage(name: str, inputs: Callable[[BuildContext], dict[str, Any]],
+          workdir: str | None = None) -> Callable[..., Any]:
     def register(fn: Callable[[BuildContext], dict[str, Any]]) -> Callable[[BuildContext], dict[str, Any]]:
-        STAGES.append(Stage(name, inputs, fn))
+        STAGES.append(Stage(name, inputs, fn, workdir))
         return fn
 
     return register
@@ -212,7 +214,7 @@ def _search_inputs(ctx: BuildContext) -> dict[str, Any]:
             "val_images": ctx.settings["val_images"]}
 
 
-@stage("search", _search_inputs)
+@stage("search", _search_inputs, workdir="search")
 def search(ctx: BuildContext) -> dict[str, Any]:
     """NATv2 with the budget as constraints; continues its own state when a build was killed mid-search."""
     from hwnat.search.loop import run_search
@@ -328,7 +330,7 @@ def _finetune_inputs(ctx: BuildContext) -> dict[str, Any]:
             "overrides": stage_overrides(ctx, "finetune"), "seed": ctx.request.seed}
 
 
-@stage("finetune", _finetune_inputs)
+@stage("finetune", _finetune_inputs, workdir="finetune")
 def finetune(ctx: BuildContext) -> dict[str, Any]:
     """NATv2's two-step fine-tuning of the chosen subnet; continues from its last epoch after a kill."""
     from hwnat.finetune import finetune as run_finetune
@@ -360,7 +362,7 @@ def _benchmark_inputs(ctx: BuildContext) -> dict[str, Any]:
     return {**upstream(ctx, "finetune"), "formats": list(build_formats(ctx)), "seed": ctx.request.seed}
 
 
-@stage("benchmark", _benchmark_inputs)
+@stage("benchmark", _benchmark_inputs, workdir="export")
 def benchmark(ctx: BuildContext) -> dict[str, Any]:
     """Export the fine-tuned model to every format (parity-checked against PyTorch), then measure each artifact's
     test accuracy in its runtime and its latency on the target."""
@@ -416,6 +418,8 @@ def run_stages(ctx: BuildContext, stages: list[Stage]) -> None:
             continue
         if ctx.notify:
             ctx.notify(st.name, f"[{i}/{len(stages)}] {st.name} ...")
+        if st.workdir is not None:
+            ctx.run.claim(st.workdir, fp)
         start = time.perf_counter()
         result = st.run(ctx)
         ctx.results[st.name] = result

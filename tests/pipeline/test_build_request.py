@@ -64,6 +64,18 @@ def test_run_dir_needs_resume_and_reuses_only_matching_stages(tmp_path: Path) ->
     assert fingerprint({"x": 1, "y": [1, 2]}) == fingerprint({"y": [1, 2], "x": 1})
 
 
+def test_a_stage_resumes_only_work_done_for_the_same_inputs(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "run", {"target": "fake-cpu"}, resume=False)
+    work = run.claim("finetune", "aaaa")
+    (work / "checkpoints").mkdir()
+    (work / "checkpoints" / "last.pt").write_text("arch A, epoch 1")
+    assert (run.claim("finetune", "aaaa") / "checkpoints" / "last.pt").exists()  # killed, resumed: kept
+    assert not any((run.claim("finetune", "bbbb")).glob("checkpoints/*"))  # another subnet chosen: removed
+    (tmp_path / "run" / "export").mkdir()
+    (tmp_path / "run" / "export" / "old.onnx").write_text("written before work folders were marked")
+    assert [p.name for p in run.claim("export", "cccc").iterdir()] == [".inputs"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--target", "fake-cpu", "--budget", "latency=2parsecs"], "--budget"),
     (["--target", "fake-cpuu", "--budget", "latency=2ms"], "did you mean 'fake-cpu'"),
