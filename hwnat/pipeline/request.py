@@ -15,8 +15,7 @@ DEFAULT_SPACE = "mbv3-small-input"
 # Sizes of every stage per build preset. "train", "search" and "finetune" name those stages' own presets;
 # "candidates" = most accurate feasible subnets of the search measured end to end on the target before choosing;
 # "headroom" = the fraction of the latency budget a chosen subnet must leave free when measured at selection, so
-# that a later measurement on the same (noisy) machine still meets the budget: the same compiled subnet measured
-# 0.616, 0.632 and 0.646 ms in three runs on an idle 2-core host, and another 0.742-0.775 ms, 0.940 ms once.
+# that a later measurement on the same (shared, noisy) machine still meets the budget (README, `hwnat build`).
 # Settings for datasets under SMALL_DATA_IMAGES images (digits: 1,797) with the quick preset. The stages' quick
 # presets are sized for CIFAR-10's 45,000 images: there an epoch has 700 steps, here a few dozen, and the teacher
 # stays near chance (digits, quick training preset: 51%); smaller batches, a higher teacher learning rate and more
