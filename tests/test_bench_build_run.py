@@ -42,6 +42,9 @@ def test_bench_build_on_digits_with_a_tiny_space(tool: Callable[[str], ModuleTyp
         assert "error" not in row, row.get("error")
         assert row["p50_ms"] > 0 and row["budget_used"] == pytest.approx(row["p50_ms"] / row["budget_ms"])
         assert row["finetune_epochs"] >= 1 and 0 <= row["test_top1"] <= 1 and row["passed"]
+        stages = json.loads((Path(row["out"]) / "build.json").read_text())["stages"]
+        primary, = (r for r in stages["benchmark"]["result"]["rows"] if r["primary"])
+        assert primary["timing_rounds"] == 1 and primary["p50_ms"] == row["build_p50_ms"]  # the smoke preset: 1
     # the rule: every super-network epoch plus the most fine-tuning epochs any delivered model got
     schedule = result["baseline_schedule"]
     assert schedule["epochs"] == sum(schedule["supernet_epochs"].values()) + max(r["finetune_epochs"] for r in builds)

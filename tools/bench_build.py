@@ -371,20 +371,14 @@ def runtime_accuracy(family: str, model_file: Path, target: TargetSpec, images: 
 # -- the final interleaved measurement ------------------------------------------------------------------------
 def measure_interleaved(target: TargetSpec, entries: Sequence[dict[str, Any]], rounds: int, seed: int,
                         progress: bool) -> list[dict[str, Any]]:
-    """Every entry (family, model_file, resolution) timed on the target in `rounds` round-robin passes in a
-    shuffled order, each compiled afresh per round and timed alone, back to back; per entry: the median over
-    rounds of p10/p50/p90 (what the budget is checked on)."""
-    from hwnat.backends.base import create_backend
-    from hwnat.export.runners import LOADERS
-    from hwnat.latency.networks import default_network_timing, time_interleaved
+    """Every entry (family, model_file, resolution) timed on the target in `rounds` round-robin passes
+    (hwnat.export.runners.time_artifacts); per entry the median over rounds of p10/p50/p90 (what the budget is
+    checked on)."""
+    from hwnat.export.runners import time_artifacts
 
-    backend = create_backend(target)
-    shapes = [(target.batch, 3, int(e["resolution"]), int(e["resolution"])) for e in entries]
-    loaders = [lambda e=e, shape=shape: LOADERS[e["family"]](backend, Path(e["model_file"]), shape)
-               for e, shape in zip(entries, shapes)]
-    timed = time_interleaved(loaders, shapes, default_network_timing(target.timing, rounds),
-                             seed=seed, progress=progress, title=f"timing on {target.name}")
-    return [{"p50_ms": r.p50_ms, "p90_ms": r.p90_ms, "p10_ms": r.p10_ms, "runs": r.n} for r in timed.raw]
+    timed = time_artifacts(target, [(e["family"], Path(e["model_file"]), int(e["resolution"])) for e in entries],
+                           rounds, seed=seed, progress=progress, title=f"timing on {target.name}")
+    return [{"p50_ms": r.p50_ms, "p90_ms": r.p90_ms, "p10_ms": r.p10_ms, "runs": r.n} for r in timed]
 
 
 # -- goals, table, plot ---------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +12,7 @@ from hwnat.backends.base import Backend, CompiledModel, ModelSource, create_back
 
 if TYPE_CHECKING:
     from hwnat.config.targets import TargetSpec
+    from hwnat.latency.timing import UnitTiming
 
 
 def _torch(backend: Backend, model_file: Path, input_shape: tuple[int, ...]) -> CompiledModel:
@@ -48,3 +49,20 @@ def run_all(compiled: CompiledModel, images: np.ndarray) -> np.ndarray:
     """Logits (N, classes) float32 of one call per image (artifacts have batch 1)."""
     return np.concatenate([np.asarray(compiled.run(images[i:i + 1]), dtype=np.float32).reshape(1, -1)
                            for i in range(len(images))])
+
+
+def time_artifacts(target: TargetSpec, artifacts: Sequence[tuple[str, Path, int]], rounds: int, *, seed: int = 0,
+                   progress: bool = False, title: str = "timing artifacts") -> list[UnitTiming]:
+    """Each (family, model_file, resolution) timed on `target` in `rounds` round-robin passes in a shuffled order,
+    compiled afresh each round, alone and back to back (as deployed); per artifact the median over rounds of its
+    statistics. The target's timing settings are spread over the rounds, so that a speed regime of the host that
+    lasts seconds does not decide a whole measurement."""
+    from hwnat.latency.networks import default_network_timing, time_interleaved
+
+    backend = create_backend(target)
+    shapes = [(target.batch, 3, int(res), int(res)) for _, _, res in artifacts]
+    loaders = [lambda family=family, file=Path(file), shape=shape: LOADERS[family](backend, file, shape)
+               for (family, file, _), shape in zip(artifacts, shapes)]
+    timed = time_interleaved(loaders, shapes, default_network_timing(target.timing, rounds), seed=seed,
+                             progress=progress, title=title)
+    return list(timed.raw)

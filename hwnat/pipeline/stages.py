@@ -365,7 +365,8 @@ def _benchmark_inputs(ctx: BuildContext) -> dict[str, Any]:
 @stage("benchmark", _benchmark_inputs, workdir="export")
 def benchmark(ctx: BuildContext) -> dict[str, Any]:
     """Export the fine-tuned model to every format (parity-checked against PyTorch), then measure each artifact's
-    test accuracy in its runtime and its latency on the target."""
+    test accuracy in its runtime and its latency on the target; the primary format (the one the latency budget is
+    checked on) is timed again over the preset's rounds, the median kept as its p50."""
     from hwnat.export import benchmark_subnet
     from hwnat.export.data import dataset_data
     from hwnat.export.options import ExportOptions
@@ -385,6 +386,7 @@ def benchmark(ctx: BuildContext) -> dict[str, Any]:
         on_target = row.target == ctx.target.name
         out.append({"format": row.export.format.name, "status": row.export.symbol, "ok": row.export.ok,
                     "target": row.target, "file": str(row.export.path or ""),
+                    "model_file": str(row.export.model_file or ""),
                     "size_mb": row.export.size_bytes / 1e6 if row.export.size_bytes else None,
                     "top1": row.test_accuracy, "test_images": row.test_images,
                     "p50_ms": row.latency.p50_ms if row.latency else None,
@@ -392,8 +394,15 @@ def benchmark(ctx: BuildContext) -> dict[str, Any]:
                     "predicted_ms": predicted if on_target else row.predicted_ms,
                     "primary": False, "error": row.export.error or row.error})
     primary = next((r for r in out if r["ok"] and r["target"] == ctx.target.name and r["p50_ms"] is not None), None)
-    if primary is not None:
-        primary["primary"] = True
+    if primary is not None:  # the budget is checked on it: timed again in rounds, as selection timed it
+        from hwnat.export import get_format
+        from hwnat.export.runners import time_artifacts
+
+        timed, = time_artifacts(ctx.target, [(get_format(primary["format"]).family, Path(primary["model_file"]),
+                                              int(info.arch.resolution))], ctx.settings["rounds"],
+                                seed=ctx.request.seed)
+        primary.update(primary=True, block_p50_ms=primary["p50_ms"], p50_ms=timed.p50_ms, p90_ms=timed.p90_ms,
+                       timing_rounds=ctx.settings["rounds"])
     return {"rows": out}
 
 
