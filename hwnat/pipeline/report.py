@@ -70,6 +70,8 @@ def make_report(ctx: BuildContext) -> BuildReport:
     chosen = dict(res["select"]["chosen"])
     finetuned = res.get("finetune", {})
     chosen.update({k: finetuned[k] for k in ("model", "val_top1", "test_top1", "epochs") if k in finetuned})
+    if "source" in finetuned:
+        chosen["finetune_source"] = finetuned["source"]
     formats = list(res.get("benchmark", {}).get("rows", []))
     primary = next((r for r in formats if r.get("primary") and r.get("p50_ms") is not None), None)
     checks = []
@@ -134,7 +136,9 @@ def summary_lines(report: BuildReport) -> list[str]:
     if "test_top1" in c:
         n = c.get("epochs")
         lines.append(f"fine-tuned (step 2: {n} epoch{'' if n == 1 else 's'} on train+val, step 1's best count): "
-                     f"validation top-1 {c['val_top1']:.2%}, test top-1 {c['test_top1']:.2%}")
+                     f"validation top-1 {c['val_top1']:.2%}, test top-1 {c['test_top1']:.2%}"
+                     + (" (copied from the cache: an earlier build fine-tuned this subnet)"
+                        if c.get("finetune_source") == "cache" else ""))
     else:
         lines.append(f"search validation top-1 {1 - c['error']:.2%} (super-network weights)")
     return lines

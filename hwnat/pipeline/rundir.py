@@ -12,6 +12,7 @@
       tables/<target>-<space>-<variant>-<fp>.json     latency tables profiled by builds
       supernets/<fingerprint>/                        super-networks trained by builds
       evaluations/<fingerprint>.jsonl                 subnet errors scored by searches on one super-network
+      finetuned/<fingerprint>/                        subnets fine-tuned by builds: model.pt, result.json, log
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from hwnat.io import atomic_write_json, atomic_write_text, read_json
 log = logging.getLogger(__name__)
 
 BUILD_FILE = "build.json"
+FINETUNED_DIR = "finetuned"
 WORK_MARKER = ".inputs"  # in a stage's work folder: the fingerprint of the inputs its work was done for
 SCHEMA_VERSION = 1
 
@@ -106,3 +109,32 @@ class RunDir:
         atomic_write_json(self.root / BUILD_FILE, {
             "schema_version": SCHEMA_VERSION, "hwnat_version": __version__, "request": self.request,
             "stages": {name: rec.to_dict() for name, rec in self.stages.items()}})
+
+
+def publish(work: Path, names: Iterable[str], folder: Path) -> Path:
+    """Copy the named files of `work` (those that exist) into the cache folder `folder`, all or none: they are
+    copied into a temporary sibling that is then renamed, so a cache folder that exists is complete. One that
+    already exists is kept (another build published the same work)."""
+    if folder.exists():
+        return folder
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in names:
+        if (work / name).is_file():
+            shutil.copy2(work / name, tmp / name)
+    try:
+        os.replace(tmp, folder)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not folder.exists():
+            raise
+    return folder
+
+
+def copy_files(folder: Path, work: Path) -> None:
+    """Copy every file of a cache folder into a stage's work folder (replacing files of the same name)."""
+    work.mkdir(parents=True, exist_ok=True)
+    for src in folder.iterdir():
+        if src.is_file():
+            shutil.copy2(src, work / src.name)

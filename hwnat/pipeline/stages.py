@@ -330,19 +330,44 @@ def _finetune_inputs(ctx: BuildContext) -> dict[str, Any]:
             "overrides": stage_overrides(ctx, "finetune"), "seed": ctx.request.seed}
 
 
+def finetuned_cache(ctx: BuildContext) -> Path:
+    """CACHE/finetuned/<fp>/: the chosen subnet fine-tuned for every build that chooses it on the same
+    super-network, data, fine-tuning settings and seed (another budget, another target)."""
+    from hwnat.pipeline.rundir import FINETUNED_DIR
+
+    identity = {"supernet_stage": ctx.fingerprints["supernet"], "arch_id": ctx.results["select"]["chosen"]["arch_id"],
+                "data": data_identity(ctx.dataset), "preset": ctx.settings["finetune"],
+                "overrides": stage_overrides(ctx, "finetune"), "seed": ctx.request.seed}
+    return ctx.request.cache_dir / FINETUNED_DIR / fingerprint(identity)
+
+
 @stage("finetune", _finetune_inputs, workdir="finetune")
 def finetune(ctx: BuildContext) -> dict[str, Any]:
-    """NATv2's two-step fine-tuning of the chosen subnet; continues from its last epoch after a kill."""
+    """NATv2's two-step fine-tuning of the chosen subnet (continued from its last epoch after a kill), or its
+    outputs copied from the cache when another build fine-tuned the same subnet with the same inputs."""
     from hwnat.finetune import finetune as run_finetune
+    from hwnat.finetune.api import EXIT_HEADS_FILE, MODEL_FILE, RESULT_FILE
     from hwnat.finetune.checkpoint import last_path
+    from hwnat.finetune.loop import LOG_FILE
+    from hwnat.io import read_json
+    from hwnat.pipeline.rundir import copy_files, publish
 
     out = ctx.run.path("finetune")
-    result = run_finetune(ctx.results["supernet"]["path"], ctx.results["select"]["chosen"]["arch_id"], ctx.dataset,
-                          out=out, preset=ctx.settings["finetune"], overrides=stage_overrides(ctx, "finetune"),
-                          seed=ctx.request.seed,
-                          resume=last_path(out).exists(), progress=ctx.progress, device=ctx.request.device)
-    summary = result.to_dict()
-    summary.pop("history", None)
+    shared = finetuned_cache(ctx)
+    if (shared / RESULT_FILE).is_file():
+        copy_files(shared, out)
+        source = "cache"
+    else:
+        run_finetune(ctx.results["supernet"]["path"], ctx.results["select"]["chosen"]["arch_id"], ctx.dataset,
+                     out=out, preset=ctx.settings["finetune"], overrides=stage_overrides(ctx, "finetune"),
+                     seed=ctx.request.seed, resume=last_path(out).exists(), progress=ctx.progress,
+                     device=ctx.request.device)
+        publish(out, (MODEL_FILE, RESULT_FILE, LOG_FILE, EXIT_HEADS_FILE), shared)
+        source = "trained"
+    summary = read_json(out / RESULT_FILE, "fine-tuning result", ConfigError)
+    summary.update(out_dir=str(out), model=str(out / MODEL_FILE), source=source, cache=str(shared))
+    if summary.get("exit_heads"):
+        summary["exit_heads"] = str(out / EXIT_HEADS_FILE)
     return summary
 
 

@@ -76,6 +76,48 @@ def test_a_stage_resumes_only_work_done_for_the_same_inputs(tmp_path: Path) -> N
     assert [p.name for p in run.claim("export", "cccc").iterdir()] == [".inputs"]
 
 
+def test_a_subnet_is_fine_tuned_once_for_every_build_that_chooses_it(tmp_path: Path, monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    import hwnat.finetune as finetune_api
+    import hwnat.pipeline.stages as stages
+
+    trained = []
+
+    def fake_finetune(supernet, arch, data, *, out, **kw):  # type: ignore[no-untyped-def]
+        trained.append(arch)
+        (out / "checkpoints").mkdir(exist_ok=True)
+        (out / "checkpoints" / "last.pt").write_text("checkpoint")
+        (out / "model.pt").write_text(f"weights of {arch}")
+        (out / "log.jsonl").write_text('{"epoch": 1, "loss": 1.0}\n')
+        (out / "result.json").write_text(json.dumps({"out_dir": str(out), "model": str(out / "model.pt"),
+                                                     "arch_id": arch, "epochs": 1, "exit_heads": None}))
+
+    monkeypatch.setattr(finetune_api, "finetune", fake_finetune)
+    monkeypatch.setattr(stages, "data_identity", lambda ds: {"images": 100})
+    monkeypatch.setattr(stages, "stage_overrides", lambda ctx, name: {})
+
+    def finetune_in(name: str, arch: str) -> dict:
+        run = RunDir(tmp_path / name, {"target": "fake-cpu"}, resume=False)
+        run.claim("finetune", name)
+        ctx = SimpleNamespace(run=run, fingerprints={"supernet": "s1"}, dataset=None, progress=False,
+                              results={"supernet": {"path": "supernet.pt"}, "select": {"chosen": {"arch_id": arch}}},
+                              settings={"finetune": "quick"}, request=SimpleNamespace(
+                                  cache_dir=tmp_path / "cache", seed=0, device="cpu"))
+        return stages.finetune(ctx)  # type: ignore[arg-type]
+
+    first = finetune_in("one", "arch-a")
+    again = finetune_in("two", "arch-a")  # another budget or target chose the same subnet
+    other = finetune_in("three", "arch-b")
+    assert trained == ["arch-a", "arch-b"]
+    assert (first["source"], again["source"], other["source"]) == ("trained", "cache", "trained")
+    assert again["model"] == str(tmp_path / "two" / "finetune" / "model.pt") and again["epochs"] == 1
+    assert (tmp_path / "two" / "finetune" / "model.pt").read_text() == "weights of arch-a"
+    assert (tmp_path / "two" / "finetune" / "log.jsonl").exists()
+    assert first["cache"] == again["cache"] != other["cache"]
+    assert sorted(p.name for p in Path(first["cache"]).iterdir()) == ["log.jsonl", "model.pt", "result.json"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--target", "fake-cpu", "--budget", "latency=2parsecs"], "--budget"),
     (["--target", "fake-cpuu", "--budget", "latency=2ms"], "did you mean 'fake-cpu'"),

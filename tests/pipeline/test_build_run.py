@@ -46,6 +46,7 @@ def test_build_writes_a_verified_report_and_a_second_budget_reuses_table_and_sup
     assert "fine-tuned (step 2: " in (tmp_path / "one" / "report.md").read_text()
     first = stages(tmp_path / "one")
     assert first["table"]["result"]["source"] == "profiled" and first["supernet"]["result"]["source"] == "trained"
+    assert first["finetune"]["result"]["source"] == "trained"
 
     config = tmp_path / "sized.toml"  # sizes only the search and the selection: the super-network is reused
     config.write_text("[build]\ncandidates = 1\n[search]\niterations = 1\n")
