@@ -1,4 +1,5 @@
-"""tools/bench_build.py end to end on ort-cpu with a tiny space: builds, baselines, the interleaved measurement."""
+"""tools/bench_build.py end to end on ort-cpu and openvino-cpu with a tiny space: builds, baselines, the interleaved
+measurement."""
 
 from __future__ import annotations
 
@@ -26,37 +27,44 @@ def test_bench_build_on_digits_with_a_tiny_space(tool: Callable[[str], ModuleTyp
                               progress=False).supernet_path
     bench = tool("bench_build")
     out = tmp_path / "bench"
-    argv = ["--data", "digits", "--supernet", str(supernet), "--preset", "smoke", "--targets", "ort-cpu",
+    argv = ["--data", "digits", "--supernet", str(supernet), "--preset", "smoke", "--targets", "ort-cpu,openvino-cpu",
             "--budgets", "0.5,1", "--baselines", "mbv3-small", "--baseline-widths", "0.5,1.0", "--rounds", "1",
             "--out", str(out), "--no-progress"]
     assert bench.main(argv) == 0
 
     result = json.loads((out / "bench.json").read_text())
-    spread = result["budgets"]["ort-cpu"]  # budgets far above the tiny space's latencies: timing noise cannot fail
-    assert spread["budgets_ms"] == [0.5, 1.0] and 0 < spread["smallest_ms"] < spread["largest_ms"]
     builds = [r for r in result["rows"] if r["kind"] == "hwnat"]
     baselines = [r for r in result["rows"] if r["kind"] == "baseline"]
-    assert [r["budget_ms"] for r in builds] == spread["budgets_ms"]
-    assert {r["name"] for r in baselines} == {"mbv3-small-w0.5-r32", "mbv3-small-w1.0-r32"}
+    for target in ("ort-cpu", "openvino-cpu"):
+        spread = result["budgets"][target]  # budgets far above the tiny space's latencies: noise cannot fail
+        assert spread["budgets_ms"] == [0.5, 1.0] and 0 < spread["smallest_ms"] < spread["largest_ms"]
+        assert [r["budget_ms"] for r in builds if r["target"] == target] == spread["budgets_ms"]
+        assert {r["name"] for r in baselines if r["target"] == target} == {"mbv3-small-w0.5-r32",
+                                                                            "mbv3-small-w1.0-r32"}
+        assert set(result["goals"][target]) >= {"meets_budget", "uses_80pct", "dominates", "baselines"}
+        assert f"| {target} |" in (out / "bench.md").read_text()
+    assert {r["format"] for r in builds} == {"onnx", "openvino"}
+    fine_tuned: set[str] = set()
     for row in builds:
         assert "error" not in row, row.get("error")
         assert row["p50_ms"] > 0 and row["budget_used"] == pytest.approx(row["p50_ms"] / row["budget_ms"])
         assert row["finetune_epochs"] >= 1 and 0 <= row["test_top1"] <= 1 and row["passed"]
         stages = json.loads((Path(row["out"]) / "build.json").read_text())["stages"]
+        # a subnet another build (other budget, other target) already fine-tuned is copied, not trained again
+        assert stages["finetune"]["result"]["source"] == ("cache" if row["name"] in fine_tuned else "trained")
+        fine_tuned.add(row["name"])
         primary, = (r for r in stages["benchmark"]["result"]["rows"] if r["primary"])
         assert primary["timing_rounds"] == 1 and primary["p50_ms"] == row["build_p50_ms"]  # the smoke preset: 1
     # the rule: every super-network epoch plus the most fine-tuning epochs any delivered model got
     schedule = result["baseline_schedule"]
     assert schedule["epochs"] == sum(schedule["supernet_epochs"].values()) + max(r["finetune_epochs"] for r in builds)
     assert all(r["epochs"] == schedule["epochs"] and r["p50_ms"] > 0 for r in baselines)
-    assert set(result["goals"]["ort-cpu"]) >= {"meets_budget", "uses_80pct", "dominates", "baselines"}
 
     kept = json.loads((out / "builds.json").read_text())  # the builds' own measurements, before the baselines
     assert [r["name"] for r in kept["rows"]] == [r["name"] for r in builds]
     assert (out / "bench.png").read_bytes().startswith(b"\x89PNG")
-    assert "| ort-cpu |" in (out / "bench.md").read_text()
     err = capsys.readouterr().err
-    assert "ort-cpu budget" in err and "baseline mbv3-small-w0.5-r32" in err
+    assert "ort-cpu budget" in err and "openvino-cpu budget" in err and "baseline mbv3-small-w0.5-r32" in err
 
     # a second run redoes nothing: builds resume finished, baselines load their result
     assert bench.main(argv) == 0
