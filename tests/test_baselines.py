@@ -162,20 +162,28 @@ def test_budgets_flag_takes_a_count_or_latencies(bench_build: ModuleType) -> Non
             parse(bad)
 
 
+SIZES = {"p90_ms": 9.9, "macs": 1e6, "params": 1e5}
+
+
 def test_goals_budget_use_and_dominance(bench_build: ModuleType) -> None:
     check = bench_build.check_goals
 
     def hw(budget: float, p50: float, top1: float) -> dict:
         return {"target": "t", "kind": "hwnat", "name": f"h{budget}", "budget_ms": budget, "p50_ms": p50,
-                "test_top1": top1}
+                "test_top1": top1, **SIZES}
 
     def base(name: str, p50: float, top1: float) -> dict:
-        return {"target": "t", "kind": "baseline", "name": name, "p50_ms": p50, "test_top1": top1}
+        return {"target": "t", "kind": "baseline", "name": name, "p50_ms": p50, "test_top1": top1, **SIZES}
 
     rows = [hw(1.0, 0.9, 0.80), hw(2.0, 1.7, 0.90), base("a", 0.5, 0.7), base("b", 1.0, 0.75), base("c", 1.8, 0.9)]
     goals = check(rows)["t"]
     assert goals["meets_budget"] and goals["uses_80pct"] and goals["dominates"]
+    assert goals["meets_budget_fast"] is None  # no paired pass
     assert goals["baselines"]["a"].startswith("out of range") and goals["baselines_in_range"] == 2
+    rows[0]["fast_p50_ms"], rows[1]["fast_p50_ms"] = 0.85, 2.1  # the second over its budget at the fast regime
+    goals = check(rows)["t"]
+    assert goals["meets_budget"] and not goals["meets_budget_fast"] and goals["uses_80pct_fast"]
+    assert "with the fast-regime p50: no" in bench_build.markdown(rows, check(rows))
     rows.append(base("d", 2.5, 0.95))
     rows[0]["p50_ms"] = 0.7
     goals = check(rows)["t"]

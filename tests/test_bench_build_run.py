@@ -41,7 +41,8 @@ def test_bench_build_on_digits_with_a_tiny_space(tool: Callable[[str], ModuleTyp
         assert [r["budget_ms"] for r in builds if r["target"] == target] == spread["budgets_ms"]
         assert {r["name"] for r in baselines if r["target"] == target} == {"mbv3-small-w0.5-r32",
                                                                             "mbv3-small-w1.0-r32"}
-        assert set(result["goals"][target]) >= {"meets_budget", "uses_80pct", "dominates", "baselines"}
+        assert set(result["goals"][target]) >= {"meets_budget", "uses_80pct", "dominates", "baselines",
+                                                 "meets_budget_fast", "uses_80pct_fast"}
         assert f"| {target} |" in (out / "bench.md").read_text()
     assert {r["format"] for r in builds} == {"onnx", "openvino"}
     fine_tuned: set[str] = set()
@@ -59,6 +60,10 @@ def test_bench_build_on_digits_with_a_tiny_space(tool: Callable[[str], ModuleTyp
     schedule = result["baseline_schedule"]
     assert schedule["epochs"] == sum(schedule["supernet_epochs"].values()) + max(r["finetune_epochs"] for r in builds)
     assert all(r["epochs"] == schedule["epochs"] and r["p50_ms"] > 0 for r in baselines)
+    # the second, paired pass: every model scaled to the reference's fast regime of its target's pass
+    for row in builds + baselines:
+        assert row["fast_p50_ms"] > 0 and row["fast_scale_ms"] > 0
+    assert (out / "reference" / "openvino-cpu").is_dir()
 
     kept = json.loads((out / "builds.json").read_text())  # the builds' own measurements, before the baselines
     assert [r["name"] for r in kept["rows"]] == [r["name"] for r in builds]

@@ -12,7 +12,7 @@ from hwnat.backends.base import Backend, CompiledModel, ModelSource, create_back
 
 if TYPE_CHECKING:
     from hwnat.config.targets import TargetSpec
-    from hwnat.latency.timing import UnitTiming
+    from hwnat.latency.networks import Interleaved
 
 
 def _torch(backend: Backend, model_file: Path, input_shape: tuple[int, ...]) -> CompiledModel:
@@ -52,17 +52,22 @@ def run_all(compiled: CompiledModel, images: np.ndarray) -> np.ndarray:
 
 
 def time_artifacts(target: TargetSpec, artifacts: Sequence[tuple[str, Path, int]], rounds: int, *, seed: int = 0,
-                   progress: bool = False, title: str = "timing artifacts") -> list[UnitTiming]:
+                   progress: bool = False, title: str = "timing artifacts",
+                   reference: tuple[str, Path, int] | None = None) -> Interleaved:
     """Each (family, model_file, resolution) timed on `target` in `rounds` round-robin passes in a shuffled order,
-    compiled afresh each round, alone and back to back (as deployed); per artifact the median over rounds of its
-    statistics. The target's timing settings are spread over the rounds, so that a speed regime of the host that
-    lasts seconds does not decide a whole measurement."""
+    compiled afresh each round; per artifact the median over rounds of its statistics. The target's timing
+    settings are spread over the rounds, so that a speed regime of the host that lasts seconds does not decide a
+    whole measurement. Alone and back to back (as deployed: `raw`), or with a `reference` artifact in bursts
+    alternating with it, `scaled` then holding the statistics scaled to the reference's fast regime over the run
+    (as latency tables time networks: hwnat.latency.networks.time_interleaved)."""
     from hwnat.latency.networks import default_network_timing, time_interleaved
 
     backend = create_backend(target)
-    shapes = [(target.batch, 3, int(res), int(res)) for _, _, res in artifacts]
-    loaders = [lambda family=family, file=Path(file), shape=shape: LOADERS[family](backend, file, shape)
-               for (family, file, _), shape in zip(artifacts, shapes)]
-    timed = time_interleaved(loaders, shapes, default_network_timing(target.timing, rounds), seed=seed,
-                             progress=progress, title=title)
-    return list(timed.raw)
+
+    def loader(family: str, file: Path, res: int) -> Callable[[], CompiledModel]:
+        return lambda: LOADERS[family](backend, Path(file), (target.batch, 3, int(res), int(res)))
+
+    return time_interleaved([loader(*a) for a in artifacts],
+                            [(target.batch, 3, int(res), int(res)) for _, _, res in artifacts],
+                            default_network_timing(target.timing, rounds), seed=seed, progress=progress, title=title,
+                            reference=None if reference is None else loader(*reference))

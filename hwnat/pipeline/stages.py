@@ -425,7 +425,7 @@ def benchmark(ctx: BuildContext) -> dict[str, Any]:
 
         timed, = time_artifacts(ctx.target, [(get_format(primary["format"]).family, Path(primary["model_file"]),
                                               int(info.arch.resolution))], ctx.settings["rounds"],
-                                seed=ctx.request.seed)
+                                seed=ctx.request.seed).raw
         primary.update(primary=True, block_p50_ms=primary["p50_ms"], p50_ms=timed.p50_ms, p90_ms=timed.p90_ms,
                        timing_rounds=ctx.settings["rounds"])
     return {"rows": out}
