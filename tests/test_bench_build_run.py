@@ -63,7 +63,11 @@ def test_bench_build_on_digits_with_a_tiny_space(tool: Callable[[str], ModuleTyp
     # the second, paired pass: every model scaled to the reference's fast regime of its target's pass
     for row in builds + baselines:
         assert row["fast_p50_ms"] > 0 and row["fast_scale_ms"] > 0
-    assert (out / "reference" / "openvino-cpu").is_dir()
+    for target in ("ort-cpu", "openvino-cpu"):
+        speed = result["host_speed"][target]
+        assert {r["fast_scale_ms"] for r in builds + baselines if r["target"] == target} == {speed["scale_ms"]}
+        assert speed["factor"] == pytest.approx(speed["scale_ms"] / speed["table_reference_ms"])
+    assert "host speed in the paired pass" in (out / "bench.md").read_text()
 
     kept = json.loads((out / "builds.json").read_text())  # the builds' own measurements, before the baselines
     assert [r["name"] for r in kept["rows"]] == [r["name"] for r in builds]

@@ -354,22 +354,17 @@ def convert_model(model: torch.nn.Module, resolution: int, fmt_name: str, target
     return artifact.model_file
 
 
-def reference_artifact(space: SearchSpace, target: TargetSpec, fmt_name: str, folder: Path,
-                       seed: int) -> tuple[str, Path, int]:
-    """(family, model file, resolution) of the paired timing's reference: the space's middle subnet
-    (hwnat.space.mid_arch, as latency tables use), freshly initialised (weights do not change its latency) and
-    converted like the models."""
-    import torch
-
-    from hwnat.export.formats import get_format
-    from hwnat.models.mobilenetv3 import build_static
+def reference_artifact(space: SearchSpace, target: TargetSpec, folder: Path) -> tuple[str, Path, int]:
+    """(family, model file, resolution) of the paired timing's reference: the latency tables' own reference, the
+    space's middle subnet (hwnat.space.mid_arch) exported to ONNX as tables export it (hwnat.latency.networks), so
+    that its speed compares with the table calibration's (`reference_ms`)."""
+    from hwnat.latency.networks import export_networks
     from hwnat.space import mid_arch
 
     arch = mid_arch(space)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = build_static(space, arch)
-    return get_format(fmt_name).family, convert_model(model, arch.resolution, fmt_name, target, folder), arch.resolution
+    folder.mkdir(parents=True, exist_ok=True)
+    source, = export_networks(space, [arch], folder, target.batch, progress=False)
+    return "onnx", Path(str(source.onnx_path)), arch.resolution
 
 
 def _contiguous() -> Any:
@@ -463,7 +458,17 @@ def table_row(r: dict[str, Any]) -> list[str]:
             _num(epochs, "{}" if r["kind"] == "baseline" else "+{} ft")]
 
 
-def markdown(rows: Sequence[dict[str, Any]], goals: dict[str, Any]) -> str:
+def host_speed(scale_ms: float, table_path: str) -> dict[str, float | None]:
+    """The reference's fast-regime p10 in the paired pass against the table calibration's (`factor` > 1: the host
+    ran slower than when the table was calibrated)."""
+    from hwnat.latency.table import LatencyTable
+
+    then = LatencyTable.load(table_path).calibration.reference_ms
+    return {"scale_ms": scale_ms, "table_reference_ms": then, "factor": None if not then else scale_ms / then}
+
+
+def markdown(rows: Sequence[dict[str, Any]], goals: dict[str, Any],
+             speeds: dict[str, dict[str, float | None]] | None = None) -> str:
     lines = ["# hwnat build vs MobileNetV3 baselines", ""]
     for target in dict.fromkeys(r["target"] for r in rows):
         mine = sorted((r for r in rows if r["target"] == target),
@@ -479,6 +484,11 @@ def markdown(rows: Sequence[dict[str, Any]], goals: dict[str, Any]) -> str:
                   (f"- hwnat dominates the baselines at matched latency: {_yes(g.get('dominates'))} "
                    f"({g.get('baselines_in_range', 0)} baseline(s) within the hwnat models' latency range)")]
         lines += [f"  - {name}: {verdict}" for name, verdict in g.get("baselines", {}).items()]
+        speed = (speeds or {}).get(target)
+        if speed and speed.get("factor"):
+            lines.append(f"- host speed in the paired pass: the reference subnet's fast-regime p10 "
+                         f"{speed['scale_ms']:.3f} ms, {speed['factor']:.2f}× the {speed['table_reference_ms']:.3f} ms "
+                         f"of the table's calibration")
         lines.append("")
     return "\n".join(lines)
 
@@ -656,27 +666,30 @@ def run(args: argparse.Namespace) -> int:
                             target.name, rows[-1]["test_top1"], result["test_top1_torch"])
 
     # 3. one interleaved measurement per target of every delivered model and every baseline
+    speeds: dict[str, dict[str, float | None]] = {}
     for target in targets:
         entries = [r for r in rows if r["target"] == target.name and "model_file" in r]
-        reference = reference_artifact(facts.space, target, DELIVERED_FORMAT.get(target.runtime, "onnx"),
-                                       args.out / "reference" / target.name, args.seed)
+        reference = reference_artifact(facts.space, target, args.out / "reference" / target.name)
         for row, stats in zip(entries, measure_interleaved(target, entries, args.rounds, args.seed, args.progress,
                                                            reference)):
             row.update(stats)
             if row.get("budget_ms"):
                 row["budget_used"] = row["p50_ms"] / row["budget_ms"]
+        if entries:
+            speeds[target.name] = host_speed(entries[0]["fast_scale_ms"], spreads[target.name]["table"])
 
     goals = check_goals(rows)
     result = {"data": str(args.data), "supernet": str(args.supernet), "space": facts.space.name,
               "variant": facts.space.variant.name, "width": facts.width, "trained_resolutions": list(facts.resolutions),
               "preset": preset, "config": None if args.config is None else str(args.config),
               "settings": settings, "seed": args.seed, "rounds": args.rounds, "budgets": spreads,
+              "host_speed": speeds,
               "baseline_schedule": schedule, "rows": rows, "goals": goals,
               "wall_s": round(time.perf_counter() - t_start, 1)}
     atomic_write_json(args.out / "bench.json", result, indent=2)
     if args.json is not None:
         atomic_write_json(args.json, result, indent=2)
-    text = markdown(rows, goals)
+    text = markdown(rows, goals, speeds)
     atomic_write_text(args.out / "bench.md", text + "\n")
     plot(rows, args.out / "bench.png")
     print(text)
