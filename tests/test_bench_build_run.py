@@ -27,7 +27,10 @@ def test_bench_build_on_digits_with_a_tiny_space(tool: Callable[[str], ModuleTyp
                               progress=False).supernet_path
     bench = tool("bench_build")
     out = tmp_path / "bench"
-    argv = ["--data", "digits", "--supernet", str(supernet), "--preset", "smoke", "--targets", "ort-cpu,openvino-cpu",
+    config = tmp_path / "table-speed.toml"  # budgets checked at the table's speed, as the CIFAR-10 headline does
+    config.write_text('[build]\ntiming = "table-speed"\n')
+    argv = ["--data", "digits", "--supernet", str(supernet), "--preset", "smoke", "--config", str(config),
+            "--targets", "ort-cpu,openvino-cpu",
             "--budgets", "0.5,1", "--baselines", "mbv3-small", "--baseline-widths", "0.5,1.0", "--rounds", "1",
             "--out", str(out), "--no-progress"]
     assert bench.main(argv) == 0
@@ -56,6 +59,7 @@ def test_bench_build_on_digits_with_a_tiny_space(tool: Callable[[str], ModuleTyp
         fine_tuned.add(row["name"])
         primary, = (r for r in stages["benchmark"]["result"]["rows"] if r["primary"])
         assert primary["timing_rounds"] == 1 and primary["p50_ms"] == row["build_p50_ms"]  # the smoke preset: 1
+        assert primary["timing"] == "table-speed" and primary["raw_p50_ms"] > 0
     # the rule: every super-network epoch plus the most fine-tuning epochs any delivered model got
     schedule = result["baseline_schedule"]
     assert schedule["epochs"] == sum(schedule["supernet_epochs"].values()) + max(r["finetune_epochs"] for r in builds)

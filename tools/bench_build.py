@@ -207,6 +207,7 @@ def run_build(args: argparse.Namespace, facts: SupernetFacts, target: TargetSpec
             "resolution": int(chosen["arch_id"].split("-")[0].removeprefix("r")),
             "macs": chosen["macs"], "params": chosen["params"], "table_ms": chosen["latency"],
             "select_p50_ms": chosen["measured_p50_ms"], "build_p50_ms": primary["p50_ms"],
+            "select_raw_p50_ms": chosen.get("raw_p50_ms"), "build_raw_p50_ms": primary.get("raw_p50_ms"),
             "test_top1": primary["top1"] if primary.get("top1") is not None else chosen.get("test_top1"),
             "test_top1_runtime": primary.get("top1") is not None, "test_top1_torch": chosen.get("test_top1"),
             "finetune_epochs": ft_epochs, "passed": report.passed, "build_s": round(time.perf_counter() - start, 1)}

@@ -53,13 +53,13 @@ def run_all(compiled: CompiledModel, images: np.ndarray) -> np.ndarray:
 
 def time_artifacts(target: TargetSpec, artifacts: Sequence[tuple[str, Path, int]], rounds: int, *, seed: int = 0,
                    progress: bool = False, title: str = "timing artifacts",
-                   reference: tuple[str, Path, int] | None = None) -> Interleaved:
+                   reference: tuple[str, Path, int] | None = None, scale_ms: float | None = None) -> Interleaved:
     """Each (family, model_file, resolution) timed on `target` in `rounds` round-robin passes in a shuffled order,
     compiled afresh each round; per artifact the median over rounds of its statistics. The target's timing
     settings are spread over the rounds, so that a speed regime of the host that lasts seconds does not decide a
     whole measurement. Alone and back to back (as deployed: `raw`), or with a `reference` artifact in bursts
     alternating with it, `scaled` then holding the statistics scaled to the reference's fast regime over the run
-    (as latency tables time networks: hwnat.latency.networks.time_interleaved)."""
+    (as latency tables time networks: hwnat.latency.networks.time_interleaved), or to its p10 `scale_ms`."""
     from hwnat.latency.networks import default_network_timing, time_interleaved
 
     backend = create_backend(target)
@@ -70,4 +70,4 @@ def time_artifacts(target: TargetSpec, artifacts: Sequence[tuple[str, Path, int]
     return time_interleaved([loader(*a) for a in artifacts],
                             [(target.batch, 3, int(res), int(res)) for _, _, res in artifacts],
                             default_network_timing(target.timing, rounds), seed=seed, progress=progress, title=title,
-                            reference=None if reference is None else loader(*reference))
+                            reference=None if reference is None else loader(*reference), scale_ms=scale_ms)

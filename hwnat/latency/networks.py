@@ -39,10 +39,11 @@ REFERENCE_SCALE_PERCENTILE = 10
 
 
 class MeasuredNetworks(list["UnitTiming"]):
-    """Timings of whole networks, in order, with the reference's fast-regime p10 (ms) they were scaled to
-    (`scale_ms`; None when timed alone)."""
+    """Timings of whole networks, in order, with the reference's p10 (ms) they were scaled to (`scale_ms`; None
+    when timed alone) and, when paired, their own unscaled timings (`raw`)."""
 
     scale_ms: float | None = None
+    raw: list[UnitTiming] | None = None
 
 
 class Interleaved(NamedTuple):
@@ -91,14 +92,15 @@ def export_networks(space: SearchSpace, archs: Sequence[Arch], folder: Path, bat
 
 def measure_networks(backend: Backend, space: SearchSpace, archs: Sequence[Arch], timing: NetworkTiming, *,
                      seed: int = 0, progress: bool = True, recompile: bool = True,
-                     paired: bool = True) -> MeasuredNetworks:
+                     paired: bool = True, scale_ms: float | None = None) -> MeasuredNetworks:
     """End-to-end timings of `archs` (in order), measured interleaved over `timing.rounds` rounds (compiled
     afresh each round unless `recompile` is False); each statistic is the median over rounds.
 
     `paired` (for latency tables): each network is timed in bursts alternating with the space's reference
     subnet (`mid_arch`) and scaled by (the reference's fast-regime speed over the session) / (the reference in
-    the same window), so that the host's speed regimes cancel. Otherwise the network alone, back to back,
-    unscaled (how it runs when deployed; what budgets are checked on)."""
+    the same window), so that the host's speed regimes cancel; `scale_ms` fixes that speed instead (a table
+    calibration's `reference_ms`: timings at the speed the table was calibrated at). Otherwise the network alone,
+    back to back, unscaled (how it runs when deployed)."""
     from hwnat.space import mid_arch
 
     with tempfile.TemporaryDirectory(prefix="hwnat-nets-") as tmp:
@@ -107,9 +109,10 @@ def measure_networks(backend: Backend, space: SearchSpace, archs: Sequence[Arch]
         loaders = [lambda s=s: backend.compile(s) for s in sources]
         reference = loaders.pop() if paired else None
         timed = time_interleaved(loaders, [s.input_shape for s in sources[:len(loaders)]], timing, seed=seed,
-                                 progress=progress, recompile=recompile, reference=reference)
+                                 progress=progress, recompile=recompile, reference=reference, scale_ms=scale_ms)
     out = MeasuredNetworks(timed.scaled if paired else timed.raw)
     out.scale_ms = timed.scale_ms
+    out.raw = timed.raw if paired else None
     return out
 
 
@@ -136,12 +139,12 @@ def time_interleaved(loaders: Sequence[Callable[[], CompiledModel]],
                      input_shapes: Sequence[tuple[int, ...]], timing: NetworkTiming, *, seed: int = 0,
                      progress: bool = True, recompile: bool = True,
                      reference: Callable[[], CompiledModel] | None = None, title: str = "timing networks",
-                     ) -> Interleaved:
+                     scale_ms: float | None = None) -> Interleaved:
     """Time already-built models (each `loaders[i]()` compiles one) round-robin in a shuffled order per round;
     returns per model the raw statistics and the ones scaled by the reference (equal to raw without one), each
     the median over rounds. With a `reference` (compiled once), every window is timed by `time_paired` and
-    scaled by (REFERENCE_SCALE_PERCENTILE of the reference's p10 over all windows) / (its p10 in that
-    window)."""
+    scaled by (REFERENCE_SCALE_PERCENTILE of the reference's p10 over all windows, or `scale_ms` when given) / (its
+    p10 in that window)."""
     from hwnat.latency.probe import normalise
     from hwnat.latency.timing import combine_passes
 
@@ -165,7 +168,8 @@ def time_interleaved(loaders: Sequence[Callable[[], CompiledModel]],
                 compiled[i] = None if recompile else model
                 bar.update(1)
     samples_ms = [p for r in rounds for _, p in r if p is not None]
-    scale = float(np.percentile(samples_ms, REFERENCE_SCALE_PERCENTILE)) if samples_ms else None
+    scale = (scale_ms if scale_ms is not None else float(np.percentile(samples_ms, REFERENCE_SCALE_PERCENTILE))
+             if samples_ms else None)
     raw = [combine_passes([s for s, _ in r]) for r in rounds]
     scaled = [combine_passes([normalise(s, p, scale) for s, p in r]) for r in rounds]
     return Interleaved(raw, scaled, scale)

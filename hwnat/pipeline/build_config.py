@@ -1,7 +1,7 @@
 """`hwnat build --config FILE`: the sizes of every stage from a TOML file, validated before any work starts.
 
     preset = "quick"              # optional: the build preset the tables below adjust (wins over --preset)
-    [build]                       # candidates, rounds, calibrate, val_images, headroom (BUILD_PRESETS' keys)
+    [build]                       # candidates, rounds, calibrate, val_images, headroom, timing (BUILD_PRESETS')
     candidates = 3
     [supernet.train]              # hwnat train-supernet --config's [train] and [phases.NAME] tables
     threads = 2
@@ -22,13 +22,13 @@ from typing import Any
 
 from hwnat.config.fields import Field, check_table
 from hwnat.errors import ConfigError, unknown_name
-from hwnat.pipeline.request import BUILD_PRESETS
+from hwnat.pipeline.request import BUILD_PRESETS, TIMING_MODES
 
 STAGE_TABLES = ("supernet", "search", "finetune")  # the table naming each stage's overrides
 STAGE_KEYS = {"supernet": "train", "search": "search", "finetune": "finetune"}  # ... and its key in the settings
 BUILD_FIELDS = {"candidates": Field(int, None, min=1), "rounds": Field(int, None, min=1),
                 "calibrate": Field(int, None, min=1), "val_images": Field(int, None, min=0),
-                "headroom": Field(float, None, min=0.0, max=0.5)}
+                "headroom": Field(float, None, min=0.0, max=0.5), "timing": Field(str, None, choices=TIMING_MODES)}
 # Search settings a build derives from its own flags and the super-network; a config may not set them.
 SEARCH_SET_BY_BUILD = {"algorithm": "NATv2", "objectives": "error and latency", "budgets": "--budget",
                        "seed": "--seed", "width_mult": "the super-network", "resolutions": "the super-network"}

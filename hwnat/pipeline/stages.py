@@ -261,7 +261,7 @@ def _search_progress(ctx: BuildContext, row: dict[str, Any]) -> None:
 # -- selection, measured on the target -------------------------------------------------------------------
 def _select_inputs(ctx: BuildContext) -> dict[str, Any]:
     return {**upstream(ctx, "search"), "candidates": ctx.settings["candidates"], "rounds": ctx.settings["rounds"],
-            "headroom": ctx.settings["headroom"]}
+            "headroom": ctx.settings["headroom"], "timing": ctx.settings["timing"]}
 
 
 @stage("select", _select_inputs)
@@ -290,9 +290,10 @@ def select(ctx: BuildContext) -> dict[str, Any]:
     fits = [r for r in rows if limit is None or r["measured_p50_ms"] <= limit]
     if not fits:
         fastest = min(rows, key=lambda r: r["measured_p50_ms"])
+        speed = " at the table's speed" if ctx.settings["timing"] == "table-speed" else ""
         raise ConfigError(f"--budget: none of the {len(rows)} feasible subnets measured meets latency ≤ "
                           f"{limit:.4g} ms ({budget_ms:g} ms less the {ctx.settings['headroom']:.0%} headroom) on "
-                          f"{ctx.target.name} (fastest measured {fastest['measured_p50_ms']:.3f} ms, "
+                          f"{ctx.target.name}{speed} (fastest measured {fastest['measured_p50_ms']:.3f} ms, "
                           f"table predicted {fastest['latency']:.3f} ms); the machine may be busy, or the table "
                           f"out of date (rebuild it with hwnat profile); or relax the budget")
     chosen = most_accurate(fits, ctx.results["search"].get("scored_on", 0))
@@ -317,11 +318,13 @@ def _measure_candidates(ctx: BuildContext, backend: Any, records: list[dict[str,
 
     archs = [parse_arch_id(ctx.space, r["arch_id"]) for r in records]
     timing = default_network_timing(ctx.target.timing, ctx.settings["rounds"])
+    scale = table_speed_ms(ctx)
     measured = measure_networks(backend, ctx.space, archs, timing, seed=ctx.request.seed + round_,
-                                progress=ctx.progress, paired=False)
+                                progress=ctx.progress, paired=scale is not None, scale_ms=scale)
     return [{**{k: rec[k] for k in ("arch_id", "error", "macs", "params", "latency") if k in rec},
-             "measured_p50_ms": stats.p50_ms, "measured_p90_ms": stats.p90_ms, "round": round_}
-            for rec, stats in zip(records, measured)]
+             "measured_p50_ms": stats.p50_ms, "measured_p90_ms": stats.p90_ms, "round": round_,
+             **({"raw_p50_ms": raw.p50_ms} if scale is not None else {})}
+            for rec, stats, raw in zip(records, measured, measured.raw or measured)]
 
 
 # -- fine-tuning --------------------------------------------------------------------------------------------
@@ -420,15 +423,45 @@ def benchmark(ctx: BuildContext) -> dict[str, Any]:
                     "primary": False, "error": row.export.error or row.error})
     primary = next((r for r in out if r["ok"] and r["target"] == ctx.target.name and r["p50_ms"] is not None), None)
     if primary is not None:  # the budget is checked on it: timed again in rounds, as selection timed it
-        from hwnat.export import get_format
-        from hwnat.export.runners import time_artifacts
-
-        timed, = time_artifacts(ctx.target, [(get_format(primary["format"]).family, Path(primary["model_file"]),
-                                              int(info.arch.resolution))], ctx.settings["rounds"],
-                                seed=ctx.request.seed).raw
-        primary.update(primary=True, block_p50_ms=primary["p50_ms"], p50_ms=timed.p50_ms, p90_ms=timed.p90_ms,
-                       timing_rounds=ctx.settings["rounds"])
+        primary.update(_time_primary(ctx, primary, int(info.arch.resolution)))
     return {"rows": out}
+
+
+def _time_primary(ctx: BuildContext, primary: dict[str, Any], resolution: int) -> dict[str, Any]:
+    """The delivered model timed over the preset's rounds, compiled afresh each round: alone (`deployed`), or
+    paired with the table's reference subnet and scaled to the table's speed (`table-speed`, raw_p50_ms kept)."""
+    import tempfile
+
+    from hwnat.export import get_format
+    from hwnat.export.runners import time_artifacts
+    from hwnat.latency.networks import export_networks
+    from hwnat.space import mid_arch
+
+    scale = table_speed_ms(ctx)
+    artifact = (get_format(primary["format"]).family, Path(primary["model_file"]), resolution)
+    with tempfile.TemporaryDirectory(prefix="hwnat-reference-") as tmp:
+        reference = None
+        if scale is not None:
+            arch = mid_arch(ctx.space)
+            source, = export_networks(ctx.space, [arch], Path(tmp), ctx.target.batch, progress=False)
+            reference = ("onnx", Path(str(source.onnx_path)), arch.resolution)
+        timed = time_artifacts(ctx.target, [artifact], ctx.settings["rounds"], seed=ctx.request.seed,
+                               reference=reference, scale_ms=scale)
+    (checked,), (raw,) = timed.scaled, timed.raw
+    return {"primary": True, "block_p50_ms": primary["p50_ms"], "p50_ms": checked.p50_ms, "p90_ms": checked.p90_ms,
+            "raw_p50_ms": raw.p50_ms, "timing": ctx.settings["timing"], "timing_rounds": ctx.settings["rounds"]}
+
+
+def table_speed_ms(ctx: BuildContext) -> float | None:
+    """With `[build] timing = "table-speed"`: the speed of the table's reference subnet when the table was
+    calibrated (its p10, ms), which measurements on the target are scaled to; None when timing as deployed."""
+    if ctx.settings["timing"] != "table-speed":
+        return None
+    speed = ctx.table().calibration.reference_ms
+    if not speed:
+        raise ConfigError(f"[build] timing = 'table-speed' needs a latency table calibrated with paired timing; "
+                          f"{ctx.results['table']['path']} has no reference speed: rebuild it with hwnat profile")
+    return float(speed)
 
 
 def _budget_text(budgets: dict[str, float]) -> str:

@@ -57,6 +57,7 @@ def test_the_files_preset_wins_over_the_flag(tmp_path: Path) -> None:
     ("[build]\ncandidates = 0\n", "key 'build.candidates' must be >= 1, got 0"),
     ("[build]\nrounds = 'three'\n", "key 'build.rounds' must be"),
     ("[build]\nheadroom = 0.6\n", "key 'build.headroom' must be <= 0.5, got 0.6"),
+    ('[build]\ntiming = "fast"\n', "build.timing"),
     ("search = 3\n", "key 'search' must be a table"),
     ("[search]\niteration = 1\n", r"\[search\].*unknown search setting 'iteration'.*did you mean 'iterations'"),
     ("[search]\nseed = 3\n", "key 'search.seed' is set by the build \\(--seed\\)"),

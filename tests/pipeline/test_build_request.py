@@ -150,7 +150,8 @@ def test_a_full_disk_is_a_clear_error_that_keeps_completed_stages(tmp_path: Path
     assert list(stored) == ["first"]
 
 
-def _select_on_a_slow_target(monkeypatch, budget: float, headroom: float):  # type: ignore[no-untyped-def]
+def _select_on_a_slow_target(monkeypatch, budget: float, headroom: float,  # type: ignore[no-untyped-def]
+                             timing: str = "deployed"):
     """Run the select stage on candidates predicted at 1..8 ms, more accurate when slower, on a target measuring
     1.5× the table; returns (the arch lists measured per round, the stage's result)."""
     from types import SimpleNamespace
@@ -165,15 +166,21 @@ def _select_on_a_slow_target(monkeypatch, budget: float, headroom: float):  # ty
                 for i in range(1, 9)]
     calls = []
 
-    def measure(backend, space, archs, timing, **kw):  # type: ignore[no-untyped-def]
+    def measure(backend, space, archs, timing, paired, scale_ms, **kw):  # type: ignore[no-untyped-def]
         calls.append(list(archs))
-        return [UnitTiming(1.5 * float(a[1:]), 1.6 * float(a[1:]), 1.5, 0.0, 10) for a in archs]
+        timed = networks.MeasuredNetworks(UnitTiming(1.5 * float(a[1:]), 1.6 * float(a[1:]), 1.5, 0.0, 10)
+                                          for a in archs)
+        if paired:  # at the table's speed: the host ran 2× slower than at the table's calibration
+            assert scale_ms == 2.0
+            timed.raw = [UnitTiming(2 * t.p50_ms, 2 * t.p90_ms, 2 * t.mean_ms, 0.0, 10) for t in timed]
+        return timed
 
     monkeypatch.setattr(networks, "measure_networks", measure)
     monkeypatch.setattr(genome, "parse_arch_id", lambda space, text: text)
     ctx = SimpleNamespace(results={"search": {"feasible": feasible}}, request=SimpleNamespace(
                           budgets={"latency": budget}, seed=0), settings={"candidates": 2, "rounds": 1,
-                          "headroom": headroom}, target=load_target("fake-cpu"), space=None, progress=False)
+                          "headroom": headroom, "timing": timing}, target=load_target("fake-cpu"), space=None,
+                          progress=False, table=lambda: SimpleNamespace(calibration=SimpleNamespace(reference_ms=2.0)))
     return calls, select(ctx)  # type: ignore[arg-type]
 
 
@@ -190,6 +197,14 @@ def test_select_keeps_the_headroom_free(monkeypatch) -> None:
     assert result["chosen"]["arch_id"] == "a2" and result["chosen"]["measured_p50_ms"] == pytest.approx(3.0)
     with pytest.raises(ConfigError, match=r"latency ≤ 0.95 ms \(1 ms less the 5% headroom\)"):
         _select_on_a_slow_target(monkeypatch, 1.0, 0.05)  # even a1 measures 1.5 ms
+
+
+def test_select_can_check_the_budget_at_the_tables_speed(monkeypatch) -> None:
+    calls, result = _select_on_a_slow_target(monkeypatch, 5.0, 0.0, timing="table-speed")
+    assert result["chosen"]["measured_p50_ms"] == pytest.approx(4.5)  # the scaled figure decides ...
+    assert result["chosen"]["raw_p50_ms"] == pytest.approx(9.0)  # ... the timed one is kept
+    with pytest.raises(ConfigError, match="on fake-cpu at the table's speed"):
+        _select_on_a_slow_target(monkeypatch, 1.0, 0.05, timing="table-speed")
 
 
 def test_select_prefers_the_slower_of_candidates_the_search_cannot_tell_apart() -> None:
