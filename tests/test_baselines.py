@@ -178,12 +178,15 @@ def test_goals_budget_use_and_dominance(bench_build: ModuleType) -> None:
     rows = [hw(1.0, 0.9, 0.80), hw(2.0, 1.7, 0.90), base("a", 0.5, 0.7), base("b", 1.0, 0.75), base("c", 1.8, 0.9)]
     goals = check(rows)["t"]
     assert goals["meets_budget"] and goals["uses_80pct"] and goals["dominates"]
-    assert goals["meets_budget_fast"] is None  # no paired pass
+    assert goals["meets_budget_table_speed"] is None  # no paired pass
     assert goals["baselines"]["a"].startswith("out of range") and goals["baselines_in_range"] == 2
-    rows[0]["fast_p50_ms"], rows[1]["fast_p50_ms"] = 0.85, 2.1  # the second over its budget at the fast regime
+    for row, at_table_speed in zip(rows, (0.85, 2.1)):  # the second over its budget at the table's speed
+        row.update(table_speed_p50_ms=at_table_speed, host_slowdown=1.1)
     goals = check(rows)["t"]
-    assert goals["meets_budget"] and not goals["meets_budget_fast"] and goals["uses_80pct_fast"]
-    assert "with the fast-regime p50: no" in bench_build.markdown(rows, check(rows))
+    assert goals["meets_budget"] and not goals["meets_budget_table_speed"] and goals["uses_80pct_table_speed"]
+    assert goals["host_slowdown"] == pytest.approx(1.1)
+    text = bench_build.markdown(rows, check(rows))
+    assert "at the table's speed: no" in text and "1.10× as slow" in text
     rows.append(base("d", 2.5, 0.95))
     rows[0]["p50_ms"] = 0.7
     goals = check(rows)["t"]
