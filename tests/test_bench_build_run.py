@@ -41,6 +41,7 @@ def test_bench_build_on_digits_with_a_tiny_space(tool: Callable[[str], ModuleTyp
     for target in ("ort-cpu", "openvino-cpu"):
         spread = result["budgets"][target]  # budgets far above the tiny space's latencies: noise cannot fail
         assert spread["budgets_ms"] == [0.5, 1.0] and 0 < spread["smallest_ms"] < spread["largest_ms"]
+        assert 0 < spread["table_smallest_ms"] < spread["table_largest_ms"]
         assert [r["budget_ms"] for r in builds if r["target"] == target] == spread["budgets_ms"]
         assert {r["name"] for r in baselines if r["target"] == target} == {"mbv3-small-w0.5-r32",
                                                                             "mbv3-small-w1.0-r32"}
@@ -78,8 +79,11 @@ def test_bench_build_on_digits_with_a_tiny_space(tool: Callable[[str], ModuleTyp
     err = capsys.readouterr().err
     assert "ort-cpu budget" in err and "openvino-cpu budget" in err and "baseline mbv3-small-w0.5-r32" in err
 
+    ranges = json.loads((out / "ranges.json").read_text())  # measured once: the second run must reuse them
+    assert sorted(k.split()[0] for k in ranges) == ["openvino-cpu", "ort-cpu"]
     # a second run redoes nothing: builds resume finished, baselines load their result
     assert bench.main(argv) == 0
     again = json.loads((out / "bench.json").read_text())
     assert [r["name"] for r in again["rows"]] == [r["name"] for r in result["rows"]]
     assert [r["test_top1"] for r in again["rows"]] == [r["test_top1"] for r in result["rows"]]
+    assert again["budgets"] == result["budgets"] and json.loads((out / "ranges.json").read_text()) == ranges

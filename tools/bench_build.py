@@ -4,9 +4,9 @@
     python tools/bench_build.py --data digits --supernet /tmp/bb-sn/supernet.pt --preset smoke \\
         --targets ort-cpu --budgets 2 --out /tmp/bb/run          # a tiny end-to-end check
 
-For every target: N latency budgets (default 5, spread geometrically strictly between the table-predicted latency
-of the smallest and the largest subnet the super-network was trained for, or given as `--budgets 1.2,1.6,2.1`
-ms); one `hwnat.build(...)` per budget with the given super-network's space, all sharing one cache (the table and
+For every target: N latency budgets (default 5, spread geometrically strictly between the p50 of the smallest and
+the largest subnet the super-network was trained for, measured on the target as the builds check budgets and kept
+in OUT/ranges.json, or given as `--budgets 1.2,1.6,2.1` ms); one `hwnat.build(...)` per budget with the given super-network's space, all sharing one cache (the table and
 the super-network are reused; a build that was stopped resumes); OUT/builds.json keeps what the builds measured
 themselves before the (long) baseline training starts. Then the MobileNetV3-Small and -Large style
 baselines (hwnat.models.baselines, widths 0.5/0.75/1.0) are trained from scratch once, on the super-network's
@@ -167,6 +167,36 @@ def table_range(target: TargetSpec, facts: SupernetFacts, cache: Path, *, settin
     small = replace(min_arch(facts.space, facts.width), resolution=min(facts.resolutions))
     large = replace(max_arch(facts.space, facts.width), resolution=max(facts.resolutions))
     return float(table.predict(facts.space, small)), float(table.predict(facts.space, large)), str(table.path)
+
+
+def measured_range(target: TargetSpec, facts: SupernetFacts, table_path: str, *, settings: dict[str, Any],
+                   store: Path, seed: int, progress: bool) -> tuple[float, float]:
+    """(smallest, largest subnet's p50 ms) measured on the target the way the builds check budgets (the settings'
+    timing and rounds): the table predicts its own statistic (p10), budgets are checked on p50. Measured once per
+    target, table and timing, and kept in `store`: budgets name the build folders, so a resumed run needs the same."""
+    from hwnat.backends.base import create_backend
+    from hwnat.latency.networks import default_network_timing, measure_networks
+    from hwnat.latency.table import LatencyTable
+    from hwnat.space.arch import max_arch, min_arch
+
+    key = f"{target.name} {settings['timing']} {Path(table_path).name}"
+    known = json.loads(store.read_text()) if store.exists() else {}
+    if key in known:
+        return float(known[key][0]), float(known[key][1])
+    scale = None
+    if settings["timing"] == "table-speed":
+        scale = LatencyTable.load(table_path).calibration.reference_ms
+        if not scale:
+            raise ConfigError(f"--config: timing = 'table-speed' needs a latency table calibrated with paired timing; "
+                              f"{table_path} has no reference speed: rebuild it with hwnat profile")
+    archs = [replace(min_arch(facts.space, facts.width), resolution=min(facts.resolutions)),
+             replace(max_arch(facts.space, facts.width), resolution=max(facts.resolutions))]
+    small, large = measure_networks(create_backend(target), facts.space, archs,
+                                    default_network_timing(target.timing, settings["rounds"]), seed=seed,
+                                    progress=progress, paired=scale is not None, scale_ms=scale)
+    known[key] = [small.p50_ms, large.p50_ms]
+    atomic_write_json(store, known, indent=2)
+    return small.p50_ms, large.p50_ms
 
 
 # -- hwnat builds ----------------------------------------------------------------------------------------------
@@ -614,12 +644,15 @@ def run(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     spreads: dict[str, Any] = {}
     for target in targets:
-        lo, hi, table = table_range(target, facts, args.out / "cache", settings=settings, progress=args.progress,
-                                    seed=args.seed)
+        table_lo, table_hi, table = table_range(target, facts, args.out / "cache", settings=settings,
+                                                progress=args.progress, seed=args.seed)
+        lo, hi = measured_range(target, facts, table, settings=settings, store=args.out / "ranges.json",
+                                seed=args.seed, progress=args.progress)
         budgets = spread_budgets(lo, hi, wanted) if isinstance(wanted, int) else list(wanted)
-        spreads[target.name] = {"smallest_ms": lo, "largest_ms": hi, "table": table, "budgets_ms": budgets}
-        print(f"{target.name}: table {lo:.3f}–{hi:.3f} ms → budgets {', '.join(f'{b:.3f}' for b in budgets)} ms",
-              file=sys.stderr)
+        spreads[target.name] = {"smallest_ms": lo, "largest_ms": hi, "table_smallest_ms": table_lo,
+                                "table_largest_ms": table_hi, "table": table, "budgets_ms": budgets}
+        print(f"{target.name}: smallest to largest subnet {lo:.3f}–{hi:.3f} ms measured (table {table_lo:.3f}–"
+              f"{table_hi:.3f} ms) → budgets {', '.join(f'{b:.3f}' for b in budgets)} ms", file=sys.stderr)
         fmt = DELIVERED_FORMAT.get(target.runtime, "onnx")
         for budget in budgets:
             rows.append(run_build(args, facts, target, budget, fmt))
