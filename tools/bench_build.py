@@ -6,8 +6,9 @@
 
 For every target: N latency budgets (default 5, spread geometrically strictly between the p50 of the smallest and
 the largest subnet the super-network was trained for, measured on the target as the builds check budgets and kept
-in OUT/ranges.json, or given as `--budgets 1.2,1.6,2.1` ms); one `hwnat.build(...)` per budget with the given super-network's space, all sharing one cache (the table and
-the super-network are reused; a build that was stopped resumes); OUT/builds.json keeps what the builds measured
+in OUT/ranges.json, or given as `--budgets 1.2,1.6,2.1` ms); one `hwnat.build(...)` per budget with the given
+super-network's space, all sharing one cache (the table and the super-network are reused; a build that was
+stopped resumes); OUT/builds.json keeps what the builds measured
 themselves before the (long) baseline training starts. Then the MobileNetV3-Small and -Large style
 baselines (hwnat.models.baselines, widths 0.5/0.75/1.0) are trained from scratch once, on the super-network's
 training split with its augmentation, for as many epochs as the hwnat models got (rule: `baseline_epochs`),
@@ -176,19 +177,16 @@ def measured_range(target: TargetSpec, facts: SupernetFacts, table_path: str, *,
     target, table and timing, and kept in `store`: budgets name the build folders, so a resumed run needs the same."""
     from hwnat.backends.base import create_backend
     from hwnat.latency.networks import default_network_timing, measure_networks
-    from hwnat.latency.table import LatencyTable
     from hwnat.space.arch import max_arch, min_arch
 
     key = f"{target.name} {settings['timing']} {Path(table_path).name}"
     known = json.loads(store.read_text()) if store.exists() else {}
     if key in known:
         return float(known[key][0]), float(known[key][1])
-    scale = None
-    if settings["timing"] == "table-speed":
-        scale = LatencyTable.load(table_path).calibration.reference_ms
-        if not scale:
-            raise ConfigError(f"--config: timing = 'table-speed' needs a latency table calibrated with paired timing; "
-                              f"{table_path} has no reference speed: rebuild it with hwnat profile")
+    scale = table_speed_ms(table_path) if settings["timing"] == "table-speed" else None
+    if settings["timing"] == "table-speed" and scale is None:
+        raise ConfigError(f"--config: timing = 'table-speed' needs a latency table calibrated with paired timing; "
+                          f"{table_path} has no reference speed: rebuild it with hwnat profile")
     archs = [replace(min_arch(facts.space, facts.width), resolution=min(facts.resolutions)),
              replace(max_arch(facts.space, facts.width), resolution=max(facts.resolutions))]
     small, large = measure_networks(create_backend(target), facts.space, archs,
@@ -197,6 +195,13 @@ def measured_range(target: TargetSpec, facts: SupernetFacts, table_path: str, *,
     known[key] = [small.p50_ms, large.p50_ms]
     atomic_write_json(store, known, indent=2)
     return small.p50_ms, large.p50_ms
+
+
+def table_speed_ms(table_path: str) -> float | None:
+    """The speed (p10, ms) of the table's reference subnet when the table was calibrated; None if not paired."""
+    from hwnat.latency.table import LatencyTable
+
+    return LatencyTable.load(table_path).calibration.reference_ms or None
 
 
 # -- hwnat builds ----------------------------------------------------------------------------------------------
@@ -364,9 +369,10 @@ def train_baseline(name: str, width: float, data: FinetuneData, cfg: TrainConfig
     return model.cpu(), result
 
 
-def convert_model(model: torch.nn.Module, resolution: int, fmt_name: str, target: TargetSpec, folder: Path) -> Path:
-    """A baseline (or the timing reference) converted by the delivered format's own converter (same ONNX export,
-    simplification and conversion as the hwnat model); returns the file its runtime loads."""
+def export_baseline(model: torch.nn.Module, resolution: int, fmt_name: str, target: TargetSpec,
+                    folder: Path) -> Path:
+    """The baseline converted by the delivered format's own converter (same ONNX export, simplification and
+    conversion as the hwnat model); returns the file its runtime loads."""
     import copy
     import tempfile
 
@@ -597,8 +603,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--baseline-widths", default=",".join(str(w) for w in BASELINE_WIDTHS))
     p.add_argument("--baseline-resolution", type=int, default=None, help="default: the dataset's image size")
     p.add_argument("--rounds", type=int, default=15,
-                   help="rounds of the final interleaved measurement (each pass spans minutes: longer than the "
-                        "host's slow spells)")
+                   help="rounds of the final interleaved measurement (more rounds spread a pass over more time, so "
+                        "that one slow spell of the host weighs less)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (training, export)")
     p.add_argument("--device", default="cpu", help="where builds fine-tune and baselines train: cpu | cuda")
@@ -682,7 +688,7 @@ def run(args: argparse.Namespace) -> int:
 
         family = get_format(fmt).family
         for model, result, folder in trained:
-            model_file = convert_model(model, resolution, fmt, target, folder / target.name)
+            model_file = export_baseline(model, resolution, fmt, target, folder / target.name)
             rows.append({"kind": "baseline", "target": target.name, "name": result["id"],
                          "family_name": result["name"], "width": result["width"], "format": fmt, "family": family,
                          "model_file": str(model_file), "resolution": resolution, "macs": result["macs"],
@@ -695,14 +701,11 @@ def run(args: argparse.Namespace) -> int:
                             target.name, rows[-1]["test_top1"], result["test_top1_torch"])
 
     # 3. one interleaved measurement per target of every delivered model and every baseline
-    from hwnat.latency.table import LatencyTable
-
     for target in targets:
         entries = [r for r in rows if r["target"] == target.name and "model_file" in r]
         reference = reference_artifact(facts.space, target, args.out / "reference" / target.name)
-        speed = LatencyTable.load(spreads[target.name]["table"]).calibration.reference_ms
         for row, stats in zip(entries, measure_interleaved(target, entries, args.rounds, args.seed, args.progress,
-                                                           reference, speed)):
+                                                           reference, table_speed_ms(spreads[target.name]["table"]))):
             row.update(stats)
             if row.get("budget_ms"):
                 row["budget_used"] = row["p50_ms"] / row["budget_ms"]
