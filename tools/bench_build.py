@@ -177,16 +177,14 @@ def measured_range(target: TargetSpec, facts: SupernetFacts, table_path: str, *,
     target, table and timing, and kept in `store`: budgets name the build folders, so a resumed run needs the same."""
     from hwnat.backends.base import create_backend
     from hwnat.latency.networks import default_network_timing, measure_networks
+    from hwnat.latency.table import LatencyTable
     from hwnat.space.arch import max_arch, min_arch
 
     key = f"{target.name} {settings['timing']} {Path(table_path).name}"
     known = json.loads(store.read_text()) if store.exists() else {}
     if key in known:
         return float(known[key][0]), float(known[key][1])
-    scale = table_speed_ms(table_path) if settings["timing"] == "table-speed" else None
-    if settings["timing"] == "table-speed" and scale is None:
-        raise ConfigError(f"--config: timing = 'table-speed' needs a latency table calibrated with paired timing; "
-                          f"{table_path} has no reference speed: rebuild it with hwnat profile")
+    scale = LatencyTable.load(table_path).reference_speed_ms() if settings["timing"] == "table-speed" else None
     archs = [replace(min_arch(facts.space, facts.width), resolution=min(facts.resolutions)),
              replace(max_arch(facts.space, facts.width), resolution=max(facts.resolutions))]
     small, large = measure_networks(create_backend(target), facts.space, archs,
@@ -195,13 +193,6 @@ def measured_range(target: TargetSpec, facts: SupernetFacts, table_path: str, *,
     known[key] = [small.p50_ms, large.p50_ms]
     atomic_write_json(store, known, indent=2)
     return small.p50_ms, large.p50_ms
-
-
-def table_speed_ms(table_path: str) -> float | None:
-    """The speed (p10, ms) of the table's reference subnet when the table was calibrated; None if not paired."""
-    from hwnat.latency.table import LatencyTable
-
-    return LatencyTable.load(table_path).calibration.reference_ms or None
 
 
 # -- hwnat builds ----------------------------------------------------------------------------------------------
@@ -392,19 +383,6 @@ def export_baseline(model: torch.nn.Module, resolution: int, fmt_name: str, targ
     return artifact.model_file
 
 
-def reference_artifact(space: SearchSpace, target: TargetSpec, folder: Path) -> tuple[str, Path, int]:
-    """(family, model file, resolution) of the paired timing's reference: the latency tables' own reference, the
-    space's middle subnet (hwnat.space.mid_arch) exported to ONNX as tables export it (hwnat.latency.networks), so
-    that its speed compares with the table calibration's (`reference_ms`)."""
-    from hwnat.latency.networks import export_networks
-    from hwnat.space import mid_arch
-
-    arch = mid_arch(space)
-    folder.mkdir(parents=True, exist_ok=True)
-    source, = export_networks(space, [arch], folder, target.batch, progress=False)
-    return "onnx", Path(str(source.onnx_path)), arch.resolution
-
-
 def _contiguous() -> Any:
     import torch
 
@@ -423,10 +401,10 @@ def runtime_accuracy(family: str, model_file: Path, target: TargetSpec, images: 
 # -- the final interleaved measurement ------------------------------------------------------------------------
 def measure_interleaved(target: TargetSpec, entries: Sequence[dict[str, Any]], rounds: int, seed: int,
                         progress: bool, reference: tuple[str, Path, int] | None = None,
-                        table_speed_ms: float | None = None) -> list[dict[str, Any]]:
+                        speed_ms: float | None = None) -> list[dict[str, Any]]:
     """Every entry (family, model_file, resolution) timed on the target in `rounds` round-robin passes
     (hwnat.export.runners.time_artifacts); per entry the median over rounds of p10/p50/p90, alone and back to back
-    (as deployed). With the table's `reference` and its speed `table_speed_ms`, a second pass times each entry
+    (as deployed). With the table's `reference` and its speed `speed_ms`, a second pass times each entry
     paired with it and scaled to that speed: `table_speed_p50_ms` / `table_speed_p90_ms`, and `host_slowdown`, the
     entry's own paired p50 over its scaled one (> 1: the host ran slower than when the table was calibrated)."""
     from hwnat.export.runners import time_artifacts
@@ -434,9 +412,9 @@ def measure_interleaved(target: TargetSpec, entries: Sequence[dict[str, Any]], r
     artifacts = [(e["family"], Path(e["model_file"]), int(e["resolution"])) for e in entries]
     alone = time_artifacts(target, artifacts, rounds, seed=seed, progress=progress, title=f"timing on {target.name}")
     rows = [{"p50_ms": r.p50_ms, "p90_ms": r.p90_ms, "p10_ms": r.p10_ms, "runs": r.n} for r in alone.raw]
-    if reference is not None and table_speed_ms:
+    if reference is not None and speed_ms:
         paired = time_artifacts(target, artifacts, rounds, seed=seed + 1, progress=progress, reference=reference,
-                                scale_ms=table_speed_ms, title=f"timing on {target.name} at the table's speed")
+                                scale_ms=speed_ms, title=f"timing on {target.name} at the table's speed")
         for row, raw, scaled in zip(rows, paired.raw, paired.scaled):
             row.update(table_speed_p50_ms=scaled.p50_ms, table_speed_p90_ms=scaled.p90_ms,
                        host_slowdown=raw.p50_ms / scaled.p50_ms)
@@ -701,11 +679,17 @@ def run(args: argparse.Namespace) -> int:
                             target.name, rows[-1]["test_top1"], result["test_top1_torch"])
 
     # 3. one interleaved measurement per target of every delivered model and every baseline
+    from hwnat.latency.networks import export_reference
+    from hwnat.latency.table import LatencyTable
+
     for target in targets:
         entries = [r for r in rows if r["target"] == target.name and "model_file" in r]
-        reference = reference_artifact(facts.space, target, args.out / "reference" / target.name)
+        folder = args.out / "reference" / target.name
+        folder.mkdir(parents=True, exist_ok=True)
+        reference = export_reference(facts.space, folder, target.batch)
+        speed = LatencyTable.load(spreads[target.name]["table"]).calibration.reference_ms  # None: no paired pass
         for row, stats in zip(entries, measure_interleaved(target, entries, args.rounds, args.seed, args.progress,
-                                                           reference, table_speed_ms(spreads[target.name]["table"]))):
+                                                           reference, speed)):
             row.update(stats)
             if row.get("budget_ms"):
                 row["budget_used"] = row["p50_ms"] / row["budget_ms"]

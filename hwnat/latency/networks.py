@@ -90,6 +90,16 @@ def export_networks(space: SearchSpace, archs: Sequence[Arch], folder: Path, bat
     return sources
 
 
+def export_reference(space: SearchSpace, folder: Path, batch: int) -> tuple[str, Path, int]:
+    """The space's reference subnet (`mid_arch`, the one paired timing alternates with) exported to ONNX in
+    `folder` as tables export it: (family, model file, resolution), an artifact for time_artifacts."""
+    from hwnat.space import mid_arch
+
+    arch = mid_arch(space)
+    source, = export_networks(space, [arch], folder, batch, progress=False)
+    return "onnx", Path(str(source.onnx_path)), arch.resolution
+
+
 def measure_networks(backend: Backend, space: SearchSpace, archs: Sequence[Arch], timing: NetworkTiming, *,
                      seed: int = 0, progress: bool = True, recompile: bool = True,
                      paired: bool = True, scale_ms: float | None = None) -> MeasuredNetworks:

@@ -105,6 +105,15 @@ class LatencyTable:
         self.check_target(identity)
         return self
 
+    def reference_speed_ms(self) -> float:
+        """The p10 (ms) of the space's reference subnet when the calibration was fitted (paired timing): what
+        measurements "at the table's speed" are scaled to; LatencyTableError for a table calibrated without it."""
+        speed = self.calibration.reference_ms
+        if not speed:
+            raise LatencyTableError(f"timing = 'table-speed' needs a latency table calibrated with paired timing; "
+                                    f"{self._where()} has no reference speed: rebuild it with {self.rebuild}")
+        return float(speed)
+
     def check_arch(self, arch: Arch) -> None:
         if float(arch.width_mult) not in self.widths or arch.resolution not in self.resolutions:
             widths = tuple(sorted({*self.widths, float(arch.width_mult)}))

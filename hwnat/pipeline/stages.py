@@ -278,7 +278,8 @@ def select(ctx: BuildContext) -> dict[str, Any]:
                           f"relax the budget or search longer (--preset paper)")
     backend = create_backend(ctx.target)
     n = ctx.settings["candidates"]
-    rows = _measure_candidates(ctx, backend, feasible[:n], round_=1)
+    scale = budget_scale_ms(ctx)
+    rows = _measure_candidates(ctx, backend, feasible[:n], 1, scale)
     budget_ms = ctx.request.budgets.get("latency")
     limit = None if budget_ms is None else budget_ms * (1 - ctx.settings["headroom"])
     if limit is not None and not any(r["measured_p50_ms"] <= limit for r in rows):
@@ -286,7 +287,7 @@ def select(ctx: BuildContext) -> dict[str, Any]:
         seen = {r["arch_id"] for r in rows}
         retry = [r for r in feasible if r["arch_id"] not in seen and r["latency"] * ratio <= limit][:n]
         if retry:
-            rows += _measure_candidates(ctx, backend, retry, round_=2)
+            rows += _measure_candidates(ctx, backend, retry, 2, scale)
     fits = [r for r in rows if limit is None or r["measured_p50_ms"] <= limit]
     if not fits:
         fastest = min(rows, key=lambda r: r["measured_p50_ms"])
@@ -311,14 +312,14 @@ def most_accurate(fits: list[dict[str, Any]], images: int) -> dict[str, Any]:
     return max((r for r in fits if r["error"] <= best["error"] + noise), key=lambda r: r["measured_p50_ms"])
 
 
-def _measure_candidates(ctx: BuildContext, backend: Any, records: list[dict[str, Any]],
-                        round_: int) -> list[dict[str, Any]]:
+def _measure_candidates(ctx: BuildContext, backend: Any, records: list[dict[str, Any]], round_: int,
+                        scale: float | None) -> list[dict[str, Any]]:
+    """The records' subnets timed on the target: alone, or at the table's speed `scale` (budget_scale_ms)."""
     from hwnat.latency.networks import default_network_timing, measure_networks
     from hwnat.space.genome import parse_arch_id
 
     archs = [parse_arch_id(ctx.space, r["arch_id"]) for r in records]
     timing = default_network_timing(ctx.target.timing, ctx.settings["rounds"])
-    scale = table_speed_ms(ctx)
     measured = measure_networks(backend, ctx.space, archs, timing, seed=ctx.request.seed + round_,
                                 progress=ctx.progress, paired=scale is not None, scale_ms=scale)
     return [{**{k: rec[k] for k in ("arch_id", "error", "macs", "params", "latency") if k in rec},
@@ -434,17 +435,12 @@ def _time_primary(ctx: BuildContext, primary: dict[str, Any], resolution: int) -
 
     from hwnat.export import get_format
     from hwnat.export.runners import time_artifacts
-    from hwnat.latency.networks import export_networks
-    from hwnat.space import mid_arch
+    from hwnat.latency.networks import export_reference
 
-    scale = table_speed_ms(ctx)
+    scale = budget_scale_ms(ctx)
     artifact = (get_format(primary["format"]).family, Path(primary["model_file"]), resolution)
     with tempfile.TemporaryDirectory(prefix="hwnat-reference-") as tmp:
-        reference = None
-        if scale is not None:
-            arch = mid_arch(ctx.space)
-            source, = export_networks(ctx.space, [arch], Path(tmp), ctx.target.batch, progress=False)
-            reference = ("onnx", Path(str(source.onnx_path)), arch.resolution)
+        reference = None if scale is None else export_reference(ctx.space, Path(tmp), ctx.target.batch)
         timed = time_artifacts(ctx.target, [artifact], ctx.settings["rounds"], seed=ctx.request.seed,
                                reference=reference, scale_ms=scale)
     (checked,), (raw,) = timed.scaled, timed.raw
@@ -452,16 +448,10 @@ def _time_primary(ctx: BuildContext, primary: dict[str, Any], resolution: int) -
             "raw_p50_ms": raw.p50_ms, "timing": ctx.settings["timing"], "timing_rounds": ctx.settings["rounds"]}
 
 
-def table_speed_ms(ctx: BuildContext) -> float | None:
-    """With `[build] timing = "table-speed"`: the speed of the table's reference subnet when the table was
-    calibrated (its p10, ms), which measurements on the target are scaled to; None when timing as deployed."""
-    if ctx.settings["timing"] != "table-speed":
-        return None
-    speed = ctx.table().calibration.reference_ms
-    if not speed:
-        raise ConfigError(f"[build] timing = 'table-speed' needs a latency table calibrated with paired timing; "
-                          f"{ctx.results['table']['path']} has no reference speed: rebuild it with hwnat profile")
-    return float(speed)
+def budget_scale_ms(ctx: BuildContext) -> float | None:
+    """With `[build] timing = "table-speed"`: the table's reference speed (LatencyTable.reference_speed_ms) that
+    latency measured for the budget is scaled to; None when timing as deployed."""
+    return ctx.table().reference_speed_ms() if ctx.settings["timing"] == "table-speed" else None
 
 
 def _budget_text(budgets: dict[str, float]) -> str:

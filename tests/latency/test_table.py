@@ -70,6 +70,13 @@ def test_save_load_round_trip_is_atomic(make_table: MakeTable, tmp_path: Path) -
     assert loaded.predict(space, arch) == table.predict(space, arch)
 
 
+def test_the_reference_speed_needs_a_paired_calibration(make_table: MakeTable) -> None:
+    space = get_space("mbv3-small-input")
+    assert make_table(space, calibration=replace(LINEAR, reference_ms=2.5)).reference_speed_ms() == 2.5
+    with pytest.raises(LatencyTableError, match="table-speed.*paired timing.*rebuild it with hwnat profile"):
+        make_table(space, calibration=LINEAR).reference_speed_ms()
+
+
 def test_other_space_is_refused_with_the_rebuild_hint(make_table: MakeTable) -> None:
     table = make_table(get_space("mbv3-small-input", variant="dense"), widths=(0.5,))
     other = get_space("mbv3-small-input", variant="parallel")

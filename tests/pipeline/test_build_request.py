@@ -180,7 +180,7 @@ def _select_on_a_slow_target(monkeypatch, budget: float, headroom: float,  # typ
     ctx = SimpleNamespace(results={"search": {"feasible": feasible}}, request=SimpleNamespace(
                           budgets={"latency": budget}, seed=0), settings={"candidates": 2, "rounds": 1,
                           "headroom": headroom, "timing": timing}, target=load_target("fake-cpu"), space=None,
-                          progress=False, table=lambda: SimpleNamespace(calibration=SimpleNamespace(reference_ms=2.0)))
+                          progress=False, table=lambda: SimpleNamespace(reference_speed_ms=lambda: 2.0))
     return calls, select(ctx)  # type: ignore[arg-type]
 
 
