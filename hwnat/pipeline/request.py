@@ -19,7 +19,7 @@ DEFAULT_SPACE = "mbv3-small-input"
 # "timing" = how latency is measured on the target for the budget check (TIMING_MODES): "deployed" times the model
 # alone, back to back, as it runs deployed; "table-speed" times it in bursts alternating with the latency table's
 # reference subnet and scales it to the speed the table was calibrated at, so that a shared host's slow spells
-# (up to 1.5-1.8x, lasting minutes) do not decide the check.
+# (1.4-1.8x slower than the table, lasting minutes, in the CIFAR-10 headline: README) do not decide the check.
 TIMING_MODES = ("deployed", "table-speed")
 # Settings for datasets under SMALL_DATA_IMAGES images (digits: 1,797) with the quick preset. The stages' quick
 # presets are sized for CIFAR-10's 45,000 images: there an epoch has 700 steps, here a few dozen, and the teacher
