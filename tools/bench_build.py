@@ -50,7 +50,7 @@ from hwnat.models.baselines import (
     list_baselines,
 )
 from hwnat.pipeline.build_config import build_settings
-from hwnat.pipeline.request import BUILD_PRESETS
+from hwnat.pipeline.request import BUILD_PRESETS, calm_policy
 
 if TYPE_CHECKING:
     import torch
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from hwnat.config.targets import TargetSpec
     from hwnat.data.dataset import ImageDataset
     from hwnat.finetune.data import FinetuneData, SupernetOrigin
+    from hwnat.latency.calm import CalmPolicy
     from hwnat.space.spec import SearchSpace
     from hwnat.training.config import TrainConfig
 
@@ -174,8 +175,10 @@ def measured_range(target: TargetSpec, facts: SupernetFacts, table_path: str, *,
                    store: Path, seed: int, progress: bool) -> tuple[float, float]:
     """(smallest, largest subnet's p50 ms) measured on the target the way the builds check budgets (the settings'
     timing and rounds): the table predicts its own statistic (p10), budgets are checked on p50. Measured once per
-    target, table and timing, and kept in `store`: budgets name the build folders, so a resumed run needs the same."""
+    target, table and timing, and kept in `store`: budgets name the build folders, so a resumed run needs the same.
+    At the table's speed, waits for a calm host as the builds do (the settings' calm_*)."""
     from hwnat.backends.base import create_backend
+    from hwnat.latency.calm import measure_when_calm
     from hwnat.latency.networks import default_network_timing, measure_networks
     from hwnat.latency.table import LatencyTable
     from hwnat.space.arch import max_arch, min_arch
@@ -187,9 +190,11 @@ def measured_range(target: TargetSpec, facts: SupernetFacts, table_path: str, *,
     scale = LatencyTable.load(table_path).reference_speed_ms() if settings["timing"] == "table-speed" else None
     archs = [replace(min_arch(facts.space, facts.width), resolution=min(facts.resolutions)),
              replace(max_arch(facts.space, facts.width), resolution=max(facts.resolutions))]
-    small, large = measure_networks(create_backend(target), facts.space, archs,
-                                    default_network_timing(target.timing, settings["rounds"]), seed=seed,
-                                    progress=progress, paired=scale is not None, scale_ms=scale)
+    backend, timing = create_backend(target), default_network_timing(target.timing, settings["rounds"])
+    (small, large), _ = measure_when_calm(
+        lambda attempt: measure_networks(backend, facts.space, archs, timing, seed=seed + attempt, progress=progress,
+                                         paired=scale is not None, scale_ms=scale),
+        calm_policy(settings), notify=log.info)
     known[key] = [small.p50_ms, large.p50_ms]
     atomic_write_json(store, known, indent=2)
     return small.p50_ms, large.p50_ms
@@ -401,23 +406,28 @@ def runtime_accuracy(family: str, model_file: Path, target: TargetSpec, images: 
 # -- the final interleaved measurement ------------------------------------------------------------------------
 def measure_interleaved(target: TargetSpec, entries: Sequence[dict[str, Any]], rounds: int, seed: int,
                         progress: bool, reference: tuple[str, Path, int] | None = None,
-                        speed_ms: float | None = None) -> list[dict[str, Any]]:
+                        speed_ms: float | None = None, calm: CalmPolicy | None = None) -> list[dict[str, Any]]:
     """Every entry (family, model_file, resolution) timed on the target in `rounds` round-robin passes
     (hwnat.export.runners.time_artifacts); per entry the median over rounds of p10/p50/p90, alone and back to back
     (as deployed). With the table's `reference` and its speed `speed_ms`, a second pass times each entry
-    paired with it and scaled to that speed: `table_speed_p50_ms` / `table_speed_p90_ms`, and `host_slowdown`, the
-    entry's own paired p50 over its scaled one (> 1: the host ran slower than when the table was calibrated)."""
+    paired with it and scaled to that speed, waiting for a calm host as the builds do (`calm`, default
+    CalmPolicy()): `table_speed_p50_ms` / `table_speed_p90_ms`, and `host_slowdown`, how much slower than at the
+    table's calibration the reference ran in the pass kept (`host_slowdowns`: every try's)."""
     from hwnat.export.runners import time_artifacts
+    from hwnat.latency.calm import CalmPolicy, host_slowdown, measure_when_calm
 
     artifacts = [(e["family"], Path(e["model_file"]), int(e["resolution"])) for e in entries]
     alone = time_artifacts(target, artifacts, rounds, seed=seed, progress=progress, title=f"timing on {target.name}")
     rows = [{"p50_ms": r.p50_ms, "p90_ms": r.p90_ms, "p10_ms": r.p10_ms, "runs": r.n} for r in alone.raw]
     if reference is not None and speed_ms:
-        paired = time_artifacts(target, artifacts, rounds, seed=seed + 1, progress=progress, reference=reference,
-                                scale_ms=speed_ms, title=f"timing on {target.name} at the table's speed")
-        for row, raw, scaled in zip(rows, paired.raw, paired.scaled):
+        paired, slowdowns = measure_when_calm(
+            lambda attempt: time_artifacts(target, artifacts, rounds, seed=seed + 1 + attempt, progress=progress,
+                                           reference=reference, scale_ms=speed_ms,
+                                           title=f"timing on {target.name} at the table's speed"),
+            calm or CalmPolicy(), notify=log.info)
+        for row, scaled in zip(rows, paired.scaled):
             row.update(table_speed_p50_ms=scaled.p50_ms, table_speed_p90_ms=scaled.p90_ms,
-                       host_slowdown=raw.p50_ms / scaled.p50_ms)
+                       host_slowdown=host_slowdown(paired), host_slowdowns=slowdowns)
     return rows
 
 
@@ -689,7 +699,7 @@ def run(args: argparse.Namespace) -> int:
         reference = export_reference(facts.space, folder, target.batch)
         speed = LatencyTable.load(spreads[target.name]["table"]).calibration.reference_ms  # None: no paired pass
         for row, stats in zip(entries, measure_interleaved(target, entries, args.rounds, args.seed, args.progress,
-                                                           reference, speed)):
+                                                           reference, speed, calm_policy(settings))):
             row.update(stats)
             if row.get("budget_ms"):
                 row["budget_used"] = row["p50_ms"] / row["budget_ms"]

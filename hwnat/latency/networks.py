@@ -40,18 +40,22 @@ REFERENCE_SCALE_PERCENTILE = 10
 
 class MeasuredNetworks(list["UnitTiming"]):
     """Timings of whole networks, in order, with the reference's p10 (ms) they were scaled to (`scale_ms`; None
-    when timed alone) and, when paired, their own unscaled timings (`raw`)."""
+    when timed alone), and, when paired, their own unscaled timings (`raw`) and the reference's median window p10
+    (`reference_window_ms`)."""
 
     scale_ms: float | None = None
     raw: list[UnitTiming] | None = None
+    reference_window_ms: float | None = None
 
 
 class Interleaved(NamedTuple):
-    """What time_interleaved measured: per model the raw and the scaled statistics, and the common scale."""
+    """What time_interleaved measured: per model the raw and the scaled statistics, the common scale, and the
+    reference's median window p10 (None without a reference; over `scale_ms`: how much slower the host ran)."""
 
     raw: list[UnitTiming]
     scaled: list[UnitTiming]
     scale_ms: float | None
+    reference_window_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,7 @@ def measure_networks(backend: Backend, space: SearchSpace, archs: Sequence[Arch]
     out = MeasuredNetworks(timed.scaled if paired else timed.raw)
     out.scale_ms = timed.scale_ms
     out.raw = timed.raw if paired else None
+    out.reference_window_ms = timed.reference_window_ms
     return out
 
 
@@ -154,7 +159,7 @@ def time_interleaved(loaders: Sequence[Callable[[], CompiledModel]],
     returns per model the raw statistics and the ones scaled by the reference (equal to raw without one), each
     the median over rounds. With a `reference` (compiled once), every window is timed by `time_paired` and
     scaled by (REFERENCE_SCALE_PERCENTILE of the reference's p10 over all windows, or `scale_ms` when given) / (its
-    p10 in that window)."""
+    p10 in that window), the median of those window p10s kept as `reference_window_ms`."""
     from hwnat.latency.probe import normalise
     from hwnat.latency.timing import combine_passes
 
@@ -182,4 +187,4 @@ def time_interleaved(loaders: Sequence[Callable[[], CompiledModel]],
              if samples_ms else None)
     raw = [combine_passes([s for s, _ in r]) for r in rounds]
     scaled = [combine_passes([normalise(s, p, scale) for s, p in r]) for r in rounds]
-    return Interleaved(raw, scaled, scale)
+    return Interleaved(raw, scaled, scale, float(np.median(samples_ms)) if samples_ms else None)

@@ -1,7 +1,7 @@
 """`hwnat build --config FILE`: the sizes of every stage from a TOML file, validated before any work starts.
 
     preset = "quick"              # optional: the build preset the tables below adjust (wins over --preset)
-    [build]                       # candidates, rounds, calibrate, val_images, headroom, timing (BUILD_PRESETS')
+    [build]                       # candidates, rounds, calibrate, val_images, headroom, timing, calm_* (BUILD_PRESETS')
     candidates = 3
     [supernet.train]              # hwnat train-supernet --config's [train] and [phases.NAME] tables
     threads = 2
@@ -28,7 +28,9 @@ STAGE_TABLES = ("supernet", "search", "finetune")  # the table naming each stage
 STAGE_KEYS = {"supernet": "train", "search": "search", "finetune": "finetune"}  # ... and its key in the settings
 BUILD_FIELDS = {"candidates": Field(int, None, min=1), "rounds": Field(int, None, min=1),
                 "calibrate": Field(int, None, min=1), "val_images": Field(int, None, min=0),
-                "headroom": Field(float, None, min=0.0, max=0.5), "timing": Field(str, None, choices=TIMING_MODES)}
+                "headroom": Field(float, None, min=0.0, max=0.5), "timing": Field(str, None, choices=TIMING_MODES),
+                "calm_slowdown": Field(float, None, min=1.0), "calm_tries": Field(int, None, min=1),
+                "calm_wait_s": Field(float, None, min=0.0)}
 # Search settings a build derives from its own flags and the super-network; a config may not set them.
 SEARCH_SET_BY_BUILD = {"algorithm": "NATv2", "objectives": "error and latency", "budgets": "--budget",
                        "seed": "--seed", "width_mult": "the super-network", "resolutions": "the super-network"}

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hwnat.errors import ConfigError
-from hwnat.pipeline.request import BuildRequest
+from hwnat.pipeline.request import CALM_KEYS, BuildRequest, calm_policy
 from hwnat.pipeline.rundir import RunDir, fingerprint
 
 if TYPE_CHECKING:
@@ -261,7 +261,8 @@ def _search_progress(ctx: BuildContext, row: dict[str, Any]) -> None:
 # -- selection, measured on the target -------------------------------------------------------------------
 def _select_inputs(ctx: BuildContext) -> dict[str, Any]:
     return {**upstream(ctx, "search"), "candidates": ctx.settings["candidates"], "rounds": ctx.settings["rounds"],
-            "headroom": ctx.settings["headroom"], "timing": ctx.settings["timing"]}
+            "headroom": ctx.settings["headroom"], "timing": ctx.settings["timing"],
+            "calm": [ctx.settings[k] for k in CALM_KEYS]}
 
 
 @stage("select", _select_inputs)
@@ -269,7 +270,8 @@ def select(ctx: BuildContext) -> dict[str, Any]:
     """Measure the most accurate feasible subnets end to end on the target (interleaved) and keep the most
     accurate one whose measured latency meets the budget less the headroom (`most_accurate`): the table predicts,
     the target decides. When the target runs slower than the table says and none fits, a second round measures
-    the most accurate subnets whose prediction, scaled by the measured/predicted ratio of the first round, fits."""
+    the most accurate subnets whose prediction, scaled by the measured/predicted ratio of the first round, fits.
+    At the table's speed each round waits for a calm host (hwnat.latency.calm, the calm_* settings)."""
     from hwnat.backends.base import create_backend
 
     feasible = sorted(ctx.results["search"]["feasible"], key=lambda r: (r["error"], r.get("latency", 0.0)))
@@ -314,17 +316,22 @@ def most_accurate(fits: list[dict[str, Any]], images: int) -> dict[str, Any]:
 
 def _measure_candidates(ctx: BuildContext, backend: Any, records: list[dict[str, Any]], round_: int,
                         scale: float | None) -> list[dict[str, Any]]:
-    """The records' subnets timed on the target: alone, or at the table's speed `scale` (budget_scale_ms)."""
+    """The records' subnets timed on the target: alone, or at the table's speed `scale` (budget_scale_ms) once
+    the host is calm (each row then has the kept try's `host_slowdown` and every try's `host_slowdowns`)."""
+    from hwnat.latency.calm import host_slowdown, measure_when_calm
     from hwnat.latency.networks import default_network_timing, measure_networks
     from hwnat.space.genome import parse_arch_id
 
     archs = [parse_arch_id(ctx.space, r["arch_id"]) for r in records]
     timing = default_network_timing(ctx.target.timing, ctx.settings["rounds"])
-    measured = measure_networks(backend, ctx.space, archs, timing, seed=ctx.request.seed + round_,
-                                progress=ctx.progress, paired=scale is not None, scale_ms=scale)
+    measured, slowdowns = measure_when_calm(
+        lambda attempt: measure_networks(backend, ctx.space, archs, timing, seed=ctx.request.seed + round_ + attempt,
+                                         progress=ctx.progress, paired=scale is not None, scale_ms=scale),
+        calm_policy(ctx.settings), notify=_notifier(ctx, "select"))
+    paired = {} if scale is None else {"host_slowdown": host_slowdown(measured), "host_slowdowns": slowdowns}
     return [{**{k: rec[k] for k in ("arch_id", "error", "macs", "params", "latency") if k in rec},
              "measured_p50_ms": stats.p50_ms, "measured_p90_ms": stats.p90_ms, "round": round_,
-             **({"raw_p50_ms": raw.p50_ms} if scale is not None else {})}
+             **({"raw_p50_ms": raw.p50_ms, **paired} if scale is not None else {})}
             for rec, stats, raw in zip(records, measured, measured.raw or measured)]
 
 
@@ -430,28 +437,39 @@ def benchmark(ctx: BuildContext) -> dict[str, Any]:
 
 def _time_primary(ctx: BuildContext, primary: dict[str, Any], resolution: int) -> dict[str, Any]:
     """The delivered model timed over the preset's rounds, compiled afresh each round: alone (`deployed`), or
-    paired with the table's reference subnet and scaled to the table's speed (`table-speed`, raw_p50_ms kept)."""
+    paired with the table's reference subnet and scaled to the table's speed once the host is calm (`table-speed`,
+    raw_p50_ms and the host's slowdowns kept)."""
     import tempfile
 
     from hwnat.export import get_format
     from hwnat.export.runners import time_artifacts
+    from hwnat.latency.calm import host_slowdown, measure_when_calm
     from hwnat.latency.networks import export_reference
 
     scale = budget_scale_ms(ctx)
     artifact = (get_format(primary["format"]).family, Path(primary["model_file"]), resolution)
     with tempfile.TemporaryDirectory(prefix="hwnat-reference-") as tmp:
         reference = None if scale is None else export_reference(ctx.space, Path(tmp), ctx.target.batch)
-        timed = time_artifacts(ctx.target, [artifact], ctx.settings["rounds"], seed=ctx.request.seed,
-                               reference=reference, scale_ms=scale)
+        timed, slowdowns = measure_when_calm(
+            lambda attempt: time_artifacts(ctx.target, [artifact], ctx.settings["rounds"],
+                                           seed=ctx.request.seed + attempt, reference=reference, scale_ms=scale),
+            calm_policy(ctx.settings), notify=_notifier(ctx, "benchmark"))
     (checked,), (raw,) = timed.scaled, timed.raw
+    paired = {} if scale is None else {"host_slowdown": host_slowdown(timed), "host_slowdowns": slowdowns}
     return {"primary": True, "block_p50_ms": primary["p50_ms"], "p50_ms": checked.p50_ms, "p90_ms": checked.p90_ms,
-            "raw_p50_ms": raw.p50_ms, "timing": ctx.settings["timing"], "timing_rounds": ctx.settings["rounds"]}
+            "raw_p50_ms": raw.p50_ms, "timing": ctx.settings["timing"], "timing_rounds": ctx.settings["rounds"],
+            **paired}
 
 
 def budget_scale_ms(ctx: BuildContext) -> float | None:
     """With `[build] timing = "table-speed"`: the table's reference speed (LatencyTable.reference_speed_ms) that
     latency measured for the budget is scaled to; None when timing as deployed."""
     return ctx.table().reference_speed_ms() if ctx.settings["timing"] == "table-speed" else None
+
+
+def _notifier(ctx: BuildContext, stage_name: str) -> Callable[[str], None] | None:
+    notify = ctx.notify
+    return None if notify is None else lambda line: notify(stage_name, line)
 
 
 def _budget_text(budgets: dict[str, float]) -> str:

@@ -59,10 +59,10 @@ def test_paired_timing_cancels_speed_regimes_that_plain_timing_keeps() -> None:
     base = [0.5, 2.0, 4.0]
     loaders = [lambda ms=ms: machine.compiled(ms) for ms in base]
     shapes = [X.shape] * len(base)
-    raw, scaled, _ = time_interleaved(loaders, shapes, TIMING, progress=False,
-                                      reference=lambda: machine.compiled(1.0, network=False))
-    plain, _, scale = time_interleaved(loaders, shapes, TIMING, progress=False)
-    assert scale is None
+    raw, scaled, _, _ = time_interleaved(loaders, shapes, TIMING, progress=False,
+                                         reference=lambda: machine.compiled(1.0, network=False))
+    plain, _, scale, reference_window = time_interleaved(loaders, shapes, TIMING, progress=False)
+    assert scale is None and reference_window is None
     scaled_ms = np.array([s.p10_ms for s in scaled])
     # every window is scaled to the reference's fast-regime speed: exact ratios, one common scale
     assert scaled_ms / scaled_ms[0] == pytest.approx(np.array(base) / base[0])
@@ -73,14 +73,15 @@ def test_paired_timing_cancels_speed_regimes_that_plain_timing_keeps() -> None:
 
 
 def test_the_common_scale_is_the_reference_in_its_fast_regime() -> None:
-    """A third of the windows run at full speed, the rest 2× slower: scaled timings are the full-speed ones
-    (the median window would have doubled them)."""
+    """Two fifths of the windows run at full speed, the rest 2× slower: scaled timings are the full-speed ones
+    (the median window would have doubled them); the median window is kept as the host's speed."""
     machine = Machine([1.0, 2.0, 2.0, 1.0, 2.0])
     base = [0.5, 2.0, 4.0]
-    _, scaled, scale = time_interleaved([lambda ms=ms: machine.compiled(ms) for ms in base],
+    _, scaled, scale, reference_window = time_interleaved([lambda ms=ms: machine.compiled(ms) for ms in base],
                                         [X.shape] * len(base), TIMING, progress=False,
                                         reference=lambda: machine.compiled(1.0, network=False))
     assert [s.p10_ms for s in scaled] == pytest.approx(base) and scale == pytest.approx(1.0)
+    assert reference_window == pytest.approx(2.0)
 
 
 def test_mid_arch_is_the_middle_of_every_choice() -> None:

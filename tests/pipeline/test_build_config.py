@@ -58,6 +58,7 @@ def test_the_files_preset_wins_over_the_flag(tmp_path: Path) -> None:
     ("[build]\nrounds = 'three'\n", "key 'build.rounds' must be"),
     ("[build]\nheadroom = 0.6\n", "key 'build.headroom' must be <= 0.5, got 0.6"),
     ('[build]\ntiming = "fast"\n', "build.timing"),
+    ("[build]\ncalm_slowdown = 0.9\n", "key 'build.calm_slowdown' must be >= 1"),
     ("search = 3\n", "key 'search' must be a table"),
     ("[search]\niteration = 1\n", r"\[search\].*unknown search setting 'iteration'.*did you mean 'iterations'"),
     ("[search]\nseed = 3\n", "key 'search.seed' is set by the build \\(--seed\\)"),

@@ -151,15 +151,18 @@ def test_a_full_disk_is_a_clear_error_that_keeps_completed_stages(tmp_path: Path
 
 
 def _select_on_a_slow_target(monkeypatch, budget: float, headroom: float,  # type: ignore[no-untyped-def]
-                             timing: str = "deployed"):
+                             timing: str = "deployed", host: tuple[float, ...] = (1.2,), tries: int = 3):
     """Run the select stage on candidates predicted at 1..8 ms, more accurate when slower, on a target measuring
-    1.5× the table; returns (the arch lists measured per round, the stage's result)."""
+    1.5× the table; at the table's speed the host runs host[i]× slower than at the table's calibration in its
+    i-th measurement, and above 1.25× the subnets slow down 1.3× more than the reference. Returns (the arch lists
+    measured per round, the stage's result)."""
     from types import SimpleNamespace
 
     import hwnat.latency.networks as networks
     import hwnat.space.genome as genome
     from hwnat.config.targets import load_target
     from hwnat.latency.timing import UnitTiming
+    from hwnat.pipeline.request import CALM_DEFAULTS
     from hwnat.pipeline.stages import select
 
     feasible = [{"arch_id": f"a{i}", "error": 0.1 * (9 - i), "macs": 1.0, "params": 1.0, "latency": float(i)}
@@ -167,20 +170,24 @@ def _select_on_a_slow_target(monkeypatch, budget: float, headroom: float,  # typ
     calls = []
 
     def measure(backend, space, archs, timing, paired, scale_ms, **kw):  # type: ignore[no-untyped-def]
+        slowdown = host[len(calls) % len(host)] if paired else 1.0
         calls.append(list(archs))
-        timed = networks.MeasuredNetworks(UnitTiming(1.5 * float(a[1:]), 1.6 * float(a[1:]), 1.5, 0.0, 10)
+        slower = 1.3 if slowdown > 1.25 else 1.0
+        timed = networks.MeasuredNetworks(UnitTiming(1.5 * slower * float(a[1:]), 1.6 * float(a[1:]), 1.5, 0.0, 10)
                                           for a in archs)
-        if paired:  # at the table's speed: the host ran 2× slower than at the table's calibration
+        if paired:
             assert scale_ms == 2.0
-            timed.raw = [UnitTiming(2 * t.p50_ms, 2 * t.p90_ms, 2 * t.mean_ms, 0.0, 10) for t in timed]
+            timed.scale_ms, timed.reference_window_ms = scale_ms, scale_ms * slowdown
+            timed.raw = [UnitTiming(slowdown * t.p50_ms, t.p90_ms, t.mean_ms, 0.0, 10) for t in timed]
         return timed
 
     monkeypatch.setattr(networks, "measure_networks", measure)
     monkeypatch.setattr(genome, "parse_arch_id", lambda space, text: text)
     ctx = SimpleNamespace(results={"search": {"feasible": feasible}}, request=SimpleNamespace(
                           budgets={"latency": budget}, seed=0), settings={"candidates": 2, "rounds": 1,
-                          "headroom": headroom, "timing": timing}, target=load_target("fake-cpu"), space=None,
-                          progress=False, table=lambda: SimpleNamespace(reference_speed_ms=lambda: 2.0))
+                          "headroom": headroom, "timing": timing, **CALM_DEFAULTS, "calm_tries": tries,
+                          "calm_wait_s": 0.0}, target=load_target("fake-cpu"), space=None,
+                          progress=False, notify=None, table=lambda: SimpleNamespace(reference_speed_ms=lambda: 2.0))
     return calls, select(ctx)  # type: ignore[arg-type]
 
 
@@ -202,9 +209,21 @@ def test_select_keeps_the_headroom_free(monkeypatch) -> None:
 def test_select_can_check_the_budget_at_the_tables_speed(monkeypatch) -> None:
     calls, result = _select_on_a_slow_target(monkeypatch, 5.0, 0.0, timing="table-speed")
     assert result["chosen"]["measured_p50_ms"] == pytest.approx(4.5)  # the scaled figure decides ...
-    assert result["chosen"]["raw_p50_ms"] == pytest.approx(9.0)  # ... the timed one is kept
+    assert result["chosen"]["raw_p50_ms"] == pytest.approx(1.2 * 4.5)  # ... the timed one is kept
+    assert result["chosen"]["host_slowdown"] == pytest.approx(1.2) and len(calls) == 2  # calm: measured once a round
     with pytest.raises(ConfigError, match="on fake-cpu at the table's speed"):
         _select_on_a_slow_target(monkeypatch, 1.0, 0.05, timing="table-speed")
+
+
+def test_select_at_the_tables_speed_waits_for_a_calm_host(monkeypatch) -> None:
+    calls, result = _select_on_a_slow_target(monkeypatch, 5.0, 0.0, timing="table-speed", host=(2.0, 1.6, 1.1))
+    assert calls == [["a8", "a7"]] * 3 + [["a3", "a2"]] * 3  # each round measured until the host is calm
+    assert result["chosen"]["arch_id"] == "a3" and result["chosen"]["measured_p50_ms"] == pytest.approx(4.5)
+    assert result["chosen"]["host_slowdowns"] == pytest.approx([2.0, 1.6, 1.1])
+    # a host that stays slow: the calmest of the tries is kept, its slow-spell timings choose a smaller subnet
+    calls, result = _select_on_a_slow_target(monkeypatch, 5.0, 0.0, timing="table-speed", host=(2.0, 1.6), tries=2)
+    assert calls == [["a8", "a7"]] * 2 + [["a2", "a1"]] * 2  # a3: 3 × 1.5 × 1.3 > 5 ms
+    assert result["chosen"]["arch_id"] == "a2" and result["chosen"]["host_slowdown"] == pytest.approx(1.6)
 
 
 def test_select_prefers_the_slower_of_candidates_the_search_cannot_tell_apart() -> None:
