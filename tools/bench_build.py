@@ -194,13 +194,18 @@ def measured_range(target: TargetSpec, facts: SupernetFacts, table_path: str, *,
     (small, large), _ = measure_when_calm(
         lambda attempt: measure_networks(backend, facts.space, archs, timing, seed=seed + attempt, progress=progress,
                                          paired=scale is not None, scale_ms=scale),
-        calm_policy(settings), notify=log.info)
+        calm_policy(settings), notify=say)
     known[key] = [small.p50_ms, large.p50_ms]
     atomic_write_json(store, known, indent=2)
     return small.p50_ms, large.p50_ms
 
 
 # -- hwnat builds ----------------------------------------------------------------------------------------------
+def say(line: str) -> None:
+    """A progress line in the run's log (stderr)."""
+    print(line, file=sys.stderr)
+
+
 def budget_tag(ms: float) -> str:
     return f"latency-{ms:.3f}ms".replace(".", "p")
 
@@ -220,7 +225,8 @@ def run_build(args: argparse.Namespace, facts: SupernetFacts, target: TargetSpec
         report = hwnat.build(target.name, f"latency={budget_ms}ms", data=args.data, supernet=args.supernet,
                              preset=args.preset, config=args.config, formats=[fmt], out=out,
                              cache=args.out / "cache", resume=(out / "build.json").exists(), space=facts.space,
-                             seed=args.seed, device=args.device, progress=args.progress)
+                             seed=args.seed, device=args.device, progress=args.progress,
+                             on_stage=(lambda stage, line: say(f"  {line.strip()}")) if args.progress else None)
     except HwnatError as exc:
         log.warning("%s, budget %.3f ms: %s", target.name, budget_ms, exc)
         return {**row, "error": str(exc), "build_s": round(time.perf_counter() - start, 1)}
@@ -424,7 +430,7 @@ def measure_interleaved(target: TargetSpec, entries: Sequence[dict[str, Any]], r
             lambda attempt: time_artifacts(target, artifacts, rounds, seed=seed + 1 + attempt, progress=progress,
                                            reference=reference, scale_ms=speed_ms,
                                            title=f"timing on {target.name} at the table's speed"),
-            calm or CalmPolicy(), notify=log.info)
+            calm or CalmPolicy(), notify=say)
         for row, scaled in zip(rows, paired.scaled):
             row.update(table_speed_p50_ms=scaled.p50_ms, table_speed_p90_ms=scaled.p90_ms,
                        host_slowdown=host_slowdown(paired), host_slowdowns=slowdowns)

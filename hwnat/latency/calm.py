@@ -55,7 +55,7 @@ def measure_when_calm(measure: Callable[[int], Measured], policy: CalmPolicy, *,
     """Call `measure(attempt)` (attempt 0, 1, ...) until the host's slowdown is within the policy or its tries
     run out, waiting between tries; returns the calmest measurement and every attempt's slowdown (an unpaired
     measurement counts as calm)."""
-    best: Measured | None = None
+    calmest: tuple[float, Measured] | None = None
     slowdowns: list[float] = []
     for attempt in range(policy.tries):
         if attempt:
@@ -65,8 +65,8 @@ def measure_when_calm(measure: Callable[[int], Measured], policy: CalmPolicy, *,
         if slowdown is None:
             return measured, slowdowns
         slowdowns.append(slowdown)
-        if best is None or slowdown < min(slowdowns[:-1], default=float("inf")):
-            best = measured
+        if calmest is None or slowdown < calmest[0]:
+            calmest = slowdown, measured
         if slowdown <= policy.slowdown:
             break
         line = (f"the host ran {slowdown:.2f}x slower than the table's calibration (more than {policy.slowdown:g}x)"
@@ -75,5 +75,5 @@ def measure_when_calm(measure: Callable[[int], Measured], policy: CalmPolicy, *,
         log.info(line)
         if notify is not None:
             notify(line)
-    assert best is not None
-    return best, slowdowns
+    assert calmest is not None
+    return calmest[1], slowdowns

@@ -262,7 +262,7 @@ def _search_progress(ctx: BuildContext, row: dict[str, Any]) -> None:
 def _select_inputs(ctx: BuildContext) -> dict[str, Any]:
     return {**upstream(ctx, "search"), "candidates": ctx.settings["candidates"], "rounds": ctx.settings["rounds"],
             "headroom": ctx.settings["headroom"], "timing": ctx.settings["timing"],
-            "calm": [ctx.settings[k] for k in CALM_KEYS]}
+            **({"calm": [ctx.settings[k] for k in CALM_KEYS]} if ctx.settings["timing"] == "table-speed" else {})}
 
 
 @stage("select", _select_inputs)
