@@ -68,9 +68,10 @@ def test_bench_build_on_digits_with_a_tiny_space(tool: Callable[[str], ModuleTyp
     assert all(r["epochs"] == schedule["epochs"] and r["p50_ms"] > 0 for r in baselines)
     # the second, paired pass: every model at the table's speed, with how slow the host ran against it
     for row in builds + baselines:
-        assert row["table_speed_p50_ms"] > 0 and row["host_slowdown"] > 0
+        assert row["table_speed_p50_ms"] > 0 and row["table_speed_raw_p50_ms"] > 0 and row["host_slowdown"] > 0
         assert min(row["host_slowdowns"]) == row["host_slowdown"] and len(row["host_slowdowns"]) <= 3
-        assert row["table_speed_p50_ms"] * row["host_slowdown"] > 0.5 * row["p50_ms"]  # the same models, timed twice
+        # the same models timed twice (the passes minutes apart on a shared host: only the units can be checked)
+        assert 0.2 < row["table_speed_p50_ms"] / row["p50_ms"] < 5
     for target in ("ort-cpu", "openvino-cpu"):
         assert result["goals"][target]["host_slowdown"] > 0
     assert "as slow as when the table was calibrated" in (out / "bench.md").read_text()

@@ -417,8 +417,9 @@ def measure_interleaved(target: TargetSpec, entries: Sequence[dict[str, Any]], r
     (hwnat.export.runners.time_artifacts); per entry the median over rounds of p10/p50/p90, alone and back to back
     (as deployed). With the table's `reference` and its speed `speed_ms`, a second pass times each entry
     paired with it and scaled to that speed, waiting for a calm host as the builds do (`calm`, default
-    CalmPolicy()): `table_speed_p50_ms` / `table_speed_p90_ms`, and `host_slowdown`, how much slower than at the
-    table's calibration the reference ran in the pass kept (`host_slowdowns`: every try's)."""
+    CalmPolicy()): `table_speed_p50_ms` / `table_speed_p90_ms` (`table_speed_raw_p50_ms` as timed in that pass), and
+    `host_slowdown`, how much slower than at the table's calibration the reference ran in the pass kept
+    (`host_slowdowns`: every try's)."""
     from hwnat.export.runners import time_artifacts
     from hwnat.latency.calm import CalmPolicy, host_slowdown, measure_when_calm
 
@@ -431,9 +432,10 @@ def measure_interleaved(target: TargetSpec, entries: Sequence[dict[str, Any]], r
                                            reference=reference, scale_ms=speed_ms,
                                            title=f"timing on {target.name} at the table's speed"),
             calm or CalmPolicy(), notify=say)
-        for row, scaled in zip(rows, paired.scaled):
+        for row, scaled, raw in zip(rows, paired.scaled, paired.raw):
             row.update(table_speed_p50_ms=scaled.p50_ms, table_speed_p90_ms=scaled.p90_ms,
-                       host_slowdown=host_slowdown(paired), host_slowdowns=slowdowns)
+                       table_speed_raw_p50_ms=raw.p50_ms, host_slowdown=host_slowdown(paired),
+                       host_slowdowns=slowdowns)
     return rows
 
 
