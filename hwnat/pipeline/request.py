@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hwnat.errors import ConfigError
 from hwnat.io import make_writable_dir
+from hwnat.latency.calm import CalmPolicy
 from hwnat.space.spec import SearchSpace
-
-if TYPE_CHECKING:
-    from hwnat.latency.calm import CalmPolicy
 
 DEFAULT_SPACE = "mbv3-small-input"
 
@@ -27,10 +25,10 @@ TIMING_MODES = ("deployed", "table-speed")
 # "calm_slowdown", "calm_tries", "calm_wait_s" (table-speed only, hwnat.latency.calm): a measurement during which
 # the table's reference ran more than calm_slowdown × slower than at the table's calibration is repeated after
 # calm_wait_s seconds, at most calm_tries measurements in all, the calmest kept. In slow spells the subnets slow
-# down more than the reference, so scaled timings still come out high (README, the CIFAR-10 headline). 1.25 lets
-# through the 1.15-1.2× of the headline's calmest selections and stops the 1.3-1.8× of its slow ones.
+# down more than the reference, so scaled timings still come out high (README, the CIFAR-10 headline). 1.25 (the
+# default) lets through the 1.15-1.25× of the headline's calm tries and stops the 1.26-1.7× of its slow ones.
 CALM_KEYS = ("calm_slowdown", "calm_tries", "calm_wait_s")
-CALM_DEFAULTS = {"calm_slowdown": 1.25, "calm_tries": 3, "calm_wait_s": 60.0}
+CALM_DEFAULTS = dict(zip(CALM_KEYS, astuple(CalmPolicy())))
 # Settings for datasets under SMALL_DATA_IMAGES images (digits: 1,797) with the quick preset. The stages' quick
 # presets are sized for CIFAR-10's 45,000 images: there an epoch has 700 steps, here a few dozen, and the teacher
 # stays near chance (digits, quick training preset: 51%); smaller batches, a higher teacher learning rate and more
@@ -61,8 +59,6 @@ BUILD_PRESETS: dict[str, dict[str, Any]] = {
 
 def calm_policy(settings: dict[str, Any]) -> CalmPolicy:
     """How long a measurement at the table's speed waits for a calm host: the settings' calm_* values."""
-    from hwnat.latency.calm import CalmPolicy
-
     return CalmPolicy(*(settings[k] for k in CALM_KEYS))
 
 
