@@ -26,7 +26,7 @@ TIMING_MODES = ("deployed", "table-speed")
 # the table's reference ran more than calm_slowdown × slower than at the table's calibration is repeated after
 # calm_wait_s seconds, at most calm_tries measurements in all, the calmest kept. In slow spells the subnets slow
 # down more than the reference, so scaled timings still come out high (README, the CIFAR-10 headline). 1.25 (the
-# default) lets through the 1.15-1.25× of the headline's calm tries and stops the 1.26-1.7× of its slow ones.
+# default) lets through the 1.15-1.25× of the headline's calm tries and stops the 1.26-1.8× of its slow ones.
 CALM_KEYS = ("calm_slowdown", "calm_tries", "calm_wait_s")
 CALM_DEFAULTS = dict(zip(CALM_KEYS, astuple(CalmPolicy())))
 # Settings for datasets under SMALL_DATA_IMAGES images (digits: 1,797) with the quick preset. The stages' quick
