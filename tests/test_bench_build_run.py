@@ -40,7 +40,8 @@ def test_bench_build_on_digits_with_a_tiny_space(tool: Callable[[str], ModuleTyp
     baselines = [r for r in result["rows"] if r["kind"] == "baseline"]
     for target in ("ort-cpu", "openvino-cpu"):
         spread = result["budgets"][target]  # budgets far above the tiny space's latencies: noise cannot fail
-        assert spread["budgets_ms"] == [0.5, 1.0] and 0 < spread["smallest_ms"] < spread["largest_ms"]
+        # the tiny space's smallest and largest subnets differ by ~30%: a noisy 1-round timing may swap them
+        assert spread["budgets_ms"] == [0.5, 1.0] and spread["smallest_ms"] > 0 and spread["largest_ms"] > 0
         assert 0 < spread["table_smallest_ms"] < spread["table_largest_ms"]
         assert [r["budget_ms"] for r in builds if r["target"] == target] == spread["budgets_ms"]
         assert {r["name"] for r in baselines if r["target"] == target} == {"mbv3-small-w0.5-r32",
