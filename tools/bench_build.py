@@ -421,7 +421,7 @@ def measure_interleaved(target: TargetSpec, entries: Sequence[dict[str, Any]], r
     `host_slowdown`, how much slower than at the table's calibration the reference ran in the pass kept
     (`host_slowdowns`: every try's)."""
     from hwnat.export.runners import time_artifacts
-    from hwnat.latency.calm import CalmPolicy, host_slowdown, measure_when_calm
+    from hwnat.latency.calm import CalmPolicy, measure_when_calm, slowdown_record
 
     artifacts = [(e["family"], Path(e["model_file"]), int(e["resolution"])) for e in entries]
     alone = time_artifacts(target, artifacts, rounds, seed=seed, progress=progress, title=f"timing on {target.name}")
@@ -434,8 +434,7 @@ def measure_interleaved(target: TargetSpec, entries: Sequence[dict[str, Any]], r
             calm or CalmPolicy(), notify=say)
         for row, scaled, raw in zip(rows, paired.scaled, paired.raw):
             row.update(table_speed_p50_ms=scaled.p50_ms, table_speed_p90_ms=scaled.p90_ms,
-                       table_speed_raw_p50_ms=raw.p50_ms, host_slowdown=host_slowdown(paired),
-                       host_slowdowns=slowdowns)
+                       table_speed_raw_p50_ms=raw.p50_ms, **slowdown_record(paired, slowdowns))
     return rows
 
 

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,13 @@ def host_slowdown(measured: ReferenceTimed) -> float | None:
     if measured.reference_window_ms is None or not measured.scale_ms:
         return None
     return measured.reference_window_ms / measured.scale_ms
+
+
+def slowdown_record(measured: ReferenceTimed, slowdowns: list[float]) -> dict[str, Any]:
+    """The fields a row of a paired measurement keeps about the host: the kept try's `host_slowdown` and every
+    try's `host_slowdowns` (nothing when it was not paired)."""
+    slowdown = host_slowdown(measured)
+    return {} if slowdown is None else {"host_slowdown": slowdown, "host_slowdowns": list(slowdowns)}
 
 
 def measure_when_calm(measure: Callable[[int], Measured], policy: CalmPolicy, *,

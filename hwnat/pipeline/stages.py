@@ -318,7 +318,7 @@ def _measure_candidates(ctx: BuildContext, backend: Any, records: list[dict[str,
                         scale: float | None) -> list[dict[str, Any]]:
     """The records' subnets timed on the target: alone, or at the table's speed `scale` (budget_scale_ms) once
     the host is calm (each row then has the kept try's `host_slowdown` and every try's `host_slowdowns`)."""
-    from hwnat.latency.calm import host_slowdown, measure_when_calm
+    from hwnat.latency.calm import measure_when_calm, slowdown_record
     from hwnat.latency.networks import default_network_timing, measure_networks
     from hwnat.space.genome import parse_arch_id
 
@@ -328,7 +328,7 @@ def _measure_candidates(ctx: BuildContext, backend: Any, records: list[dict[str,
         lambda attempt: measure_networks(backend, ctx.space, archs, timing, seed=ctx.request.seed + round_ + attempt,
                                          progress=ctx.progress, paired=scale is not None, scale_ms=scale),
         calm_policy(ctx.settings), notify=_notifier(ctx, "select"))
-    paired = {} if scale is None else {"host_slowdown": host_slowdown(measured), "host_slowdowns": slowdowns}
+    paired = slowdown_record(measured, slowdowns)
     return [{**{k: rec[k] for k in ("arch_id", "error", "macs", "params", "latency") if k in rec},
              "measured_p50_ms": stats.p50_ms, "measured_p90_ms": stats.p90_ms, "round": round_,
              **({"raw_p50_ms": raw.p50_ms, **paired} if scale is not None else {})}
@@ -443,7 +443,7 @@ def _time_primary(ctx: BuildContext, primary: dict[str, Any], resolution: int) -
 
     from hwnat.export import get_format
     from hwnat.export.runners import time_artifacts
-    from hwnat.latency.calm import host_slowdown, measure_when_calm
+    from hwnat.latency.calm import measure_when_calm, slowdown_record
     from hwnat.latency.networks import export_reference
 
     scale = budget_scale_ms(ctx)
@@ -455,10 +455,9 @@ def _time_primary(ctx: BuildContext, primary: dict[str, Any], resolution: int) -
                                            seed=ctx.request.seed + attempt, reference=reference, scale_ms=scale),
             calm_policy(ctx.settings), notify=_notifier(ctx, "benchmark"))
     (checked,), (raw,) = timed.scaled, timed.raw
-    paired = {} if scale is None else {"host_slowdown": host_slowdown(timed), "host_slowdowns": slowdowns}
     return {"primary": True, "block_p50_ms": primary["p50_ms"], "p50_ms": checked.p50_ms, "p90_ms": checked.p90_ms,
             "raw_p50_ms": raw.p50_ms, "timing": ctx.settings["timing"], "timing_rounds": ctx.settings["rounds"],
-            **paired}
+            **slowdown_record(timed, slowdowns)}
 
 
 def budget_scale_ms(ctx: BuildContext) -> float | None:

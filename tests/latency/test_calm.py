@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hwnat.latency.calm import CalmPolicy, host_slowdown, measure_when_calm
+from hwnat.latency.calm import CalmPolicy, host_slowdown, measure_when_calm, slowdown_record
 from hwnat.latency.networks import Interleaved
 
 
@@ -30,6 +30,13 @@ def test_the_host_slowdown_is_the_references_window_over_the_tables_speed() -> N
     assert host_slowdown(timed(1.5)) == pytest.approx(1.5)
     assert host_slowdown(timed(None)) is None
     assert host_slowdown(Interleaved([], [], None, 3.0)) is None
+
+
+def test_a_paired_rows_record_keeps_the_kept_and_every_tries_slowdown() -> None:
+    measured, slowdowns = Host(1.6, 1.2).run(CalmPolicy(1.25, 3, 60.0))
+    record = slowdown_record(measured, slowdowns)
+    assert record["host_slowdown"] == pytest.approx(1.2) and record["host_slowdowns"] == pytest.approx([1.6, 1.2])
+    assert slowdown_record(timed(None), []) == {}
 
 
 def test_a_calm_host_is_measured_once() -> None:
