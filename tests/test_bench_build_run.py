@@ -91,3 +91,16 @@ def test_bench_build_on_digits_with_a_tiny_space(tool: Callable[[str], ModuleTyp
     assert [r["name"] for r in again["rows"]] == [r["name"] for r in result["rows"]]
     assert [r["test_top1"] for r in again["rows"]] == [r["test_top1"] for r in result["rows"]]
     assert again["budgets"] == result["budgets"] and json.loads((out / "ranges.json").read_text()) == ranges
+
+    # tools/bench_selection_graph.py: the selection's graph of a chosen subnet against the delivered file
+    compare = tool("bench_selection_graph")
+    for row in (next(b for b in builds if b["target"] == t) for t in ("ort-cpu", "openvino-cpu")):
+        report = out / "graphs.json"
+        assert compare.main([row["out"], "--reps", "2", "--rounds", "1", "--json", str(report)]) == 0
+        graph, = json.loads(report.read_text())["builds"]
+        assert graph["arch_id"] == row["name"] and graph["target"] == row["target"]
+        assert len(graph["reps"]) == 2 and all(r["selection_p50_ms"] > 0 and r["delivered_p50_ms"] > 0
+                                               and r["host_slowdown"] > 0 for r in graph["reps"])
+        assert graph["median_ratio"] > 0 and graph["ops"]["selection"].get("Conv", 0) > 0
+    assert compare.main([str(tmp_path)]) == 2  # not a build directory: a clear error
+    assert "no report.json" in capsys.readouterr().err

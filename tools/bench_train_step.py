@@ -2,11 +2,13 @@
 
     python tools/bench_train_step.py                       # the quick preset's setting against the alternatives
     python tools/bench_train_step.py --compile             # also torch.compile (inductor; compiles first, slow)
+    python tools/bench_train_step.py --baselines all       # also the MobileNetV3 baselines tools/bench_build.py trains
 
 A step is forward, cross-entropy, backward and an SGD (Nesterov) step on random images at the space's smallest
 resolution. Variants: the super-network with the largest subnet active (as the teacher phase trains it) or its
 extracted static copy; channels-last or NCHW; deterministic algorithms on or off; batch sizes; optionally
-torch.compile. All variants are built first and timed round-robin (--rounds rounds of --steps steps each, after
+torch.compile; with --baselines, the MobileNetV3-Small / -Large baselines (hwnat.models.baselines) at
+--baseline-widths as tools/bench_build.py trains them (channels-last, deterministic). All variants are built first and timed round-robin (--rounds rounds of --steps steps each, after
 --warmup untimed steps), so load on a shared machine falls on all of them alike; the table gives the median
 seconds per step, images per second, and the speed (images per second) relative to the reference, the quick
 preset's setting: super-network, channels-last, deterministic, batch 64.
@@ -39,6 +41,7 @@ class Variant:
 def make_variants(args: argparse.Namespace, space: Any) -> list[Variant]:
     import torch
 
+    from hwnat.models.baselines import baseline_id, create_baseline
     from hwnat.space.arch import max_arch
     from hwnat.supernet import OFAMobileNetV3
     from hwnat.supernet.extract import extract
@@ -62,6 +65,11 @@ def make_variants(args: argparse.Namespace, space: Any) -> list[Variant]:
                                         build(), args.batch, cl, det))
     variants += [Variant(f"supernet cl det b{b}", supernet(), b, True, True)
                  for b in args.batch_sizes if b != args.batch]
+    for name in args.baselines:
+        for width in args.baseline_widths:
+            model = create_baseline(name, space.num_classes, width_mult=width, resolution=min(space.resolutions))
+            variants.append(Variant(f"{baseline_id(name, width, min(space.resolutions))} cl det b{args.batch}", model,
+                                    args.batch, True, True))
     if args.compile:
         variants.append(Variant(f"supernet cl nondet b{args.batch} compiled", torch.compile(supernet()), args.batch,
                                 True, False))
@@ -138,6 +146,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=4, help="timed steps per variant and round")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps per variant first")
     p.add_argument("--compile", action="store_true", help="also time torch.compile of the super-network")
+    p.add_argument("--baselines", default="", help="baseline names, comma-separated, or 'all' (default: none)")
+    p.add_argument("--baseline-widths", default="0.5,0.75,1.0", help="widths of each baseline")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
     args = p.parse_args(argv)
@@ -145,6 +155,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
     except ValueError:
         p.error(f"--batch-sizes: expected comma-separated integers, got {args.batch_sizes!r}")
+    from hwnat.models.baselines import list_baselines
+
+    known = list_baselines()
+    args.baselines = known if args.baselines == "all" else [b for b in args.baselines.split(",") if b.strip()]
+    unknown = [b for b in args.baselines if b not in known]
+    if unknown:
+        p.error(f"--baselines: unknown {', '.join(unknown)}; known: {', '.join(known)} or 'all'")
+    try:
+        args.baseline_widths = [float(w) for w in args.baseline_widths.split(",") if w.strip()]
+    except ValueError:
+        p.error(f"--baseline-widths: expected comma-separated numbers, got {args.baseline_widths!r}")
     for name in ("threads", "rounds", "steps"):
         if getattr(args, name) < 1:
             p.error(f"--{name} must be ≥ 1, got {getattr(args, name)}")
