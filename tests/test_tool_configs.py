@@ -13,7 +13,7 @@ def test_the_headline_build_config_sizes_the_fine_tuning() -> None:
     preset, settings = build_settings("paper", CONFIGS / "headline-cpu.toml")
     assert preset == "quick" and settings["overrides"]["finetune"] == {"max_epochs": 2, "patience": 1}
     assert settings["timing"] == "table-speed" and (settings["calm_tries"], settings["calm_wait_s"]) == (6, 120)
-    assert settings["rounds"] == 9
+    assert settings["rounds"] == 9 and settings["headroom"] == 0.1
 
 
 def test_the_weight_decay_probe_trains_only_the_teacher() -> None:
