@@ -265,12 +265,17 @@ def _select_inputs(ctx: BuildContext) -> dict[str, Any]:
             **({"calm": [ctx.settings[k] for k in CALM_KEYS]} if ctx.settings["timing"] == "table-speed" else {})}
 
 
+# Rounds of candidates the select stage measures at most before it gives up on a latency budget.
+SELECT_ROUNDS = 3
+
+
 @stage("select", _select_inputs)
 def select(ctx: BuildContext) -> dict[str, Any]:
     """Measure the most accurate feasible subnets end to end on the target (interleaved) and keep the most
     accurate one whose measured latency meets the budget less the headroom (`most_accurate`): the table predicts,
-    the target decides. When the target runs slower than the table says and none fits, a second round measures
-    the most accurate subnets whose prediction, scaled by the measured/predicted ratio of the first round, fits.
+    the target decides. When the target runs slower than the table says and none fits, another round measures
+    the most accurate subnets whose prediction, scaled by the median measured/predicted ratio of every round so
+    far, fits (at most SELECT_ROUNDS rounds).
     At the table's speed each round waits for a calm host (hwnat.latency.calm, the calm_* settings)."""
     from hwnat.backends.base import create_backend
 
@@ -284,12 +289,15 @@ def select(ctx: BuildContext) -> dict[str, Any]:
     rows = _measure_candidates(ctx, backend, feasible[:n], 1, scale)
     budget_ms = ctx.request.budgets.get("latency")
     limit = None if budget_ms is None else budget_ms * (1 - ctx.settings["headroom"])
-    if limit is not None and not any(r["measured_p50_ms"] <= limit for r in rows):
+    for round_ in range(2, SELECT_ROUNDS + 1):
+        if limit is None or any(r["measured_p50_ms"] <= limit for r in rows):
+            break
         ratio = float(np.median([r["measured_p50_ms"] / r["latency"] for r in rows]))
         seen = {r["arch_id"] for r in rows}
         retry = [r for r in feasible if r["arch_id"] not in seen and r["latency"] * ratio <= limit][:n]
-        if retry:
-            rows += _measure_candidates(ctx, backend, retry, 2, scale)
+        if not retry:
+            break
+        rows += _measure_candidates(ctx, backend, retry, round_, scale)
     fits = [r for r in rows if limit is None or r["measured_p50_ms"] <= limit]
     if not fits:
         fastest = min(rows, key=lambda r: r["measured_p50_ms"])

@@ -151,9 +151,10 @@ def test_a_full_disk_is_a_clear_error_that_keeps_completed_stages(tmp_path: Path
 
 
 def _select_on_a_slow_target(monkeypatch, budget: float, headroom: float,  # type: ignore[no-untyped-def]
-                             timing: str = "deployed", host: tuple[float, ...] = (1.2,), tries: int = 3):
+                             timing: str = "deployed", host: tuple[float, ...] = (1.2,), tries: int = 3,
+                             overhead: float = 0.0):
     """Run the select stage on candidates predicted at 1..8 ms, more accurate when slower, on a target measuring
-    1.5× the table; at the table's speed the host runs host[i]× slower than at the table's calibration in its
+    1.5× the table plus `overhead` ms; at the table's speed the host runs host[i]× slower than at the table's calibration in its
     i-th measurement, and above 1.25× the subnets slow down 1.3× more than the reference. Returns (the arch lists
     measured per round, the stage's result)."""
     from types import SimpleNamespace
@@ -173,7 +174,8 @@ def _select_on_a_slow_target(monkeypatch, budget: float, headroom: float,  # typ
         slowdown = host[len(calls) % len(host)] if paired else 1.0
         calls.append(list(archs))
         slower = 1.3 if slowdown > 1.25 else 1.0
-        timed = networks.MeasuredNetworks(UnitTiming(1.5 * slower * float(a[1:]), 1.6 * float(a[1:]), 1.5, 0.0, 10)
+        timed = networks.MeasuredNetworks(UnitTiming(1.5 * slower * float(a[1:]) + overhead, 1.6 * float(a[1:]), 1.5,
+                                                     0.0, 10)
                                           for a in archs)
         if paired:
             assert scale_ms == 2.0
@@ -196,6 +198,14 @@ def test_select_measures_a_second_round_when_the_target_runs_slower_than_the_tab
     assert calls == [["a8", "a7"], ["a3", "a2"]]  # a3: 3 ms predicted × 1.5 = 4.5 ms ≤ 5 ms
     assert result["chosen"]["arch_id"] == "a3" and result["chosen"]["measured_p50_ms"] == pytest.approx(4.5)
     assert [r["round"] for r in result["candidates"]] == [1, 1, 2, 2]
+
+
+def test_select_measures_a_third_round_when_the_second_misses_too(monkeypatch) -> None:
+    # 4 ms of fixed overhead: small subnets run slower against their prediction than the first round's large ones
+    calls, result = _select_on_a_slow_target(monkeypatch, 6.5, 0.0, overhead=4.0)
+    # round 2 scales by round 1's 2.04× (a3, a2: 8.5, 7 ms); round 3 by the median of all four, 2.45× (a1: 5.5 ms)
+    assert calls == [["a8", "a7"], ["a3", "a2"], ["a1"]]
+    assert result["chosen"]["arch_id"] == "a1" and [r["round"] for r in result["candidates"]] == [1, 1, 2, 2, 3]
 
 
 def test_select_keeps_the_headroom_free(monkeypatch) -> None:
