@@ -36,8 +36,9 @@ def op_counts(model_file: Path) -> dict[str, int]:
     return dict(sorted(Counter(n.op_type for n in onnx.load(str(model_file)).graph.node).items()))
 
 
-def delivered_file(build: Path, report: dict[str, Any]) -> tuple[str, Path]:
-    """The primary format's family and model file of a build's report, resolved inside the build directory."""
+def delivered_file(build: Path, report: dict[str, Any]) -> tuple[dict[str, Any], str, Path]:
+    """The primary format's entry, family and model file of a build's report, resolved inside the build
+    directory."""
     from hwnat.errors import ConfigError
     from hwnat.export import get_format
 
@@ -49,7 +50,7 @@ def delivered_file(build: Path, report: dict[str, Any]) -> tuple[str, Path]:
         file = build / recorded.relative_to(report["request"]["out"])
     except ValueError:
         file = recorded
-    return get_format(primary["format"]).family, file
+    return primary, get_format(primary["format"]).family, file
 
 
 def compare_build(build: Path, reps: int, rounds: int, seed: int) -> dict[str, Any]:
@@ -71,12 +72,13 @@ def compare_build(build: Path, reps: int, rounds: int, seed: int) -> dict[str, A
     target = load_target(request["target"])
     space = SearchSpace.from_dict(request["space"])
     arch_id = report["chosen"]["arch_id"]
-    family, delivered = delivered_file(build, report)
+    primary, family, delivered = delivered_file(build, report)
     scale = LatencyTable.load(report["table"]["path"]).reference_speed_ms()
-    resolution = parse_arch_id(space, arch_id).resolution
+    arch = parse_arch_id(space, arch_id)
+    resolution = arch.resolution
     reps_out = []
     with tempfile.TemporaryDirectory(prefix="hwnat-selection-graph-") as tmp:
-        source, = export_networks(space, [parse_arch_id(space, arch_id)], Path(tmp), target.batch, progress=False)
+        source, = export_networks(space, [arch], Path(tmp), target.batch, progress=False)
         selection = Path(str(source.onnx_path))
         (Path(tmp) / "reference").mkdir()
         reference = export_reference(space, Path(tmp) / "reference", target.batch)
@@ -91,7 +93,7 @@ def compare_build(build: Path, reps: int, rounds: int, seed: int) -> dict[str, A
     return {"build": str(build), "target": target.name, "arch_id": arch_id, "delivered": str(delivered),
             "rounds": rounds, "reps": reps_out, "median_ratio": float(np.median([r["ratio"] for r in reps_out])),
             "recorded": {"select_p50_ms": report["chosen"].get("measured_p50_ms"),
-                         "build_p50_ms": next(f["p50_ms"] for f in report["formats"] if f.get("primary"))},
+                         "build_p50_ms": primary["p50_ms"]},
             "ops": ops}
 
 

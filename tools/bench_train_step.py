@@ -65,10 +65,11 @@ def make_variants(args: argparse.Namespace, space: Any) -> list[Variant]:
                                         build(), args.batch, cl, det))
     variants += [Variant(f"supernet cl det b{b}", supernet(), b, True, True)
                  for b in args.batch_sizes if b != args.batch]
+    resolution = min(space.resolutions)
     for name in args.baselines:
         for width in args.baseline_widths:
-            model = create_baseline(name, space.num_classes, width_mult=width, resolution=min(space.resolutions))
-            variants.append(Variant(f"{baseline_id(name, width, min(space.resolutions))} cl det b{args.batch}", model,
+            model = create_baseline(name, space.num_classes, width_mult=width, resolution=resolution)
+            variants.append(Variant(f"{baseline_id(name, width, resolution)} cl det b{args.batch}", model,
                                     args.batch, True, True))
     if args.compile:
         variants.append(Variant(f"supernet cl nondet b{args.batch} compiled", torch.compile(supernet()), args.batch,

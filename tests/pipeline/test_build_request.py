@@ -154,9 +154,9 @@ def _select_on_a_slow_target(monkeypatch, budget: float, headroom: float,  # typ
                              timing: str = "deployed", host: tuple[float, ...] = (1.2,), tries: int = 3,
                              overhead: float = 0.0):
     """Run the select stage on candidates predicted at 1..8 ms, more accurate when slower, on a target measuring
-    1.5× the table plus `overhead` ms; at the table's speed the host runs host[i]× slower than at the table's calibration in its
-    i-th measurement, and above 1.25× the subnets slow down 1.3× more than the reference. Returns (the arch lists
-    measured per round, the stage's result)."""
+    1.5× the table plus `overhead` ms; at the table's speed the host runs host[i]× slower than at the table's
+    calibration in its i-th measurement, and above 1.25× the subnets slow down 1.3× more than the reference.
+    Returns (the arch lists measured per round, the stage's result)."""
     from types import SimpleNamespace
 
     import hwnat.latency.networks as networks
