@@ -1,12 +1,11 @@
 """The run directory of a build: its layout, and stage records cached by a fingerprint of each stage's inputs.
 
     runs/NAME/
-      build.json          the request and the state of every stage (rewritten atomically after each stage)
+      build.json          the request and every completed stage's result (rewritten atomically after each)
       search/             NATv2 search: archive.jsonl, front.json, hv.csv, pareto.png, search state
-      select.json         the measured candidates and the chosen subnet
+      select/             rounds.json: the candidates measured on the target so far, round by round
       finetune/           two-step fine-tuning: checkpoints, model.pt
       export/             compiled artifacts (+ metadata), one per format
-      benchmark.json      each artifact measured on the target: accuracy, latency p50/p90
       report.json, report.md, report.html, pareto.png, latency.png
     CACHE/ (default: runs/cache, shared by every build beside it)
       tables/<target>-<space>-<variant>-<fp>.json     latency tables profiled by builds

@@ -267,16 +267,19 @@ def _select_inputs(ctx: BuildContext) -> dict[str, Any]:
 
 # Rounds of candidates the select stage measures at most before it gives up on a latency budget.
 SELECT_ROUNDS = 3
+# In the select folder: every round measured so far, so that a stopped selection resumes after its last round.
+SELECT_ROUNDS_FILE = "rounds.json"
 
 
-@stage("select", _select_inputs)
+@stage("select", _select_inputs, workdir="select")
 def select(ctx: BuildContext) -> dict[str, Any]:
     """Measure the most accurate feasible subnets end to end on the target (interleaved) and keep the most
     accurate one whose measured latency meets the budget less the headroom (`most_accurate`): the table predicts,
     the target decides. When the target runs slower than the table says and none fits, another round measures
     the most accurate subnets whose prediction, scaled by the median measured/predicted ratio of every round so
     far, fits (at most SELECT_ROUNDS rounds).
-    At the table's speed each round waits for a calm host (hwnat.latency.calm, the calm_* settings)."""
+    At the table's speed each round waits for a calm host (hwnat.latency.calm, the calm_* settings). Each round
+    is kept in the select folder as it ends: after a stop, the rounds already measured are read back."""
     from hwnat.backends.base import create_backend
 
     feasible = sorted(ctx.results["search"]["feasible"], key=lambda r: (r["error"], r.get("latency", 0.0)))
@@ -286,7 +289,7 @@ def select(ctx: BuildContext) -> dict[str, Any]:
     backend = create_backend(ctx.target)
     n = ctx.settings["candidates"]
     scale = budget_scale_ms(ctx)
-    rows = _measure_candidates(ctx, backend, feasible[:n], 1, scale)
+    rows = _measured_round(ctx, backend, feasible[:n], 1, scale)
     budget_ms = ctx.request.budgets.get("latency")
     limit = None if budget_ms is None else budget_ms * (1 - ctx.settings["headroom"])
     for round_ in range(2, SELECT_ROUNDS + 1):
@@ -297,7 +300,7 @@ def select(ctx: BuildContext) -> dict[str, Any]:
         retry = [r for r in feasible if r["arch_id"] not in seen and r["latency"] * ratio <= limit][:n]
         if not retry:
             break
-        rows += _measure_candidates(ctx, backend, retry, round_, scale)
+        rows += _measured_round(ctx, backend, retry, round_, scale)
     fits = [r for r in rows if limit is None or r["measured_p50_ms"] <= limit]
     if not fits:
         fastest = min(rows, key=lambda r: r["measured_p50_ms"])
@@ -320,6 +323,24 @@ def most_accurate(fits: list[dict[str, Any]], images: int) -> dict[str, Any]:
         return best
     noise = float(np.sqrt(best["error"] * (1 - best["error"]) / images))
     return max((r for r in fits if r["error"] <= best["error"] + noise), key=lambda r: r["measured_p50_ms"])
+
+
+def _measured_round(ctx: BuildContext, backend: Any, records: list[dict[str, Any]], round_: int,
+                    scale: float | None) -> list[dict[str, Any]]:
+    """Round `round_` of the selection: read back from the select folder when a stopped run of the same stage
+    (the folder is claimed for its inputs) measured it for the same subnets, else measured and kept there."""
+    from hwnat.io import atomic_write_json, read_json
+
+    path = ctx.run.path("select", SELECT_ROUNDS_FILE)
+    kept: list[list[dict[str, Any]]] = read_json(path, "selection rounds", ConfigError)["rounds"] \
+        if path.is_file() else []
+    if len(kept) >= round_ and [r["arch_id"] for r in kept[round_ - 1]] == [r["arch_id"] for r in records]:
+        if ctx.notify is not None:
+            ctx.notify("select", f"  round {round_}: measured before the stop, read back ({path})")
+        return kept[round_ - 1]
+    rows = _measure_candidates(ctx, backend, records, round_, scale)
+    atomic_write_json(path, {"rounds": [*kept[:round_ - 1], rows]}, indent=1)
+    return rows
 
 
 def _measure_candidates(ctx: BuildContext, backend: Any, records: list[dict[str, Any]], round_: int,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -150,12 +151,15 @@ def test_a_full_disk_is_a_clear_error_that_keeps_completed_stages(tmp_path: Path
     assert list(stored) == ["first"]
 
 
-def _select_on_a_slow_target(monkeypatch, budget: float, headroom: float,  # type: ignore[no-untyped-def]
-                             timing: str = "deployed", host: tuple[float, ...] = (1.2,), tries: int = 3,
-                             overhead: float = 0.0):
+def _select_on_a_slow_target(monkeypatch, folder: Path, budget: float,  # type: ignore[no-untyped-def]
+                             headroom: float, timing: str = "deployed", host: tuple[float, ...] = (1.2,),
+                             tries: int = 3, overhead: float = 0.0, stop_at_call: int | None = None,
+                             resume: bool = False):
     """Run the select stage on candidates predicted at 1..8 ms, more accurate when slower, on a target measuring
     1.5× the table plus `overhead` ms; at the table's speed the host runs host[i]× slower than at the table's
     calibration in its i-th measurement, and above 1.25× the subnets slow down 1.3× more than the reference.
+    The run folder is `folder`, its select folder emptied unless `resume` (as a build claims it for other inputs);
+    `stop_at_call`: the measurement with that index raises KeyboardInterrupt.
     Returns (the arch lists measured per round, the stage's result)."""
     from types import SimpleNamespace
 
@@ -171,6 +175,8 @@ def _select_on_a_slow_target(monkeypatch, budget: float, headroom: float,  # typ
     calls = []
 
     def measure(backend, space, archs, timing, paired, scale_ms, **kw):  # type: ignore[no-untyped-def]
+        if len(calls) == stop_at_call:
+            raise KeyboardInterrupt
         slowdown = host[len(calls) % len(host)] if paired else 1.0
         calls.append(list(archs))
         slower = 1.3 if slowdown > 1.25 else 1.0
@@ -189,49 +195,69 @@ def _select_on_a_slow_target(monkeypatch, budget: float, headroom: float,  # typ
                           budgets={"latency": budget}, seed=0), settings={"candidates": 2, "rounds": 1,
                           "headroom": headroom, "timing": timing, **CALM_DEFAULTS, "calm_tries": tries,
                           "calm_wait_s": 0.0}, target=load_target("fake-cpu"), space=None,
-                          progress=False, notify=None, table=lambda: SimpleNamespace(reference_speed_ms=lambda: 2.0))
+                          progress=False, notify=None, table=lambda: SimpleNamespace(reference_speed_ms=lambda: 2.0),
+                          run=SimpleNamespace(path=lambda *parts: folder.joinpath(*parts)))
+    if not resume:
+        shutil.rmtree(folder / "select", ignore_errors=True)
+    (folder / "select").mkdir(parents=True, exist_ok=True)
     return calls, select(ctx)  # type: ignore[arg-type]
 
 
-def test_select_measures_a_second_round_when_the_target_runs_slower_than_the_table(monkeypatch) -> None:
-    calls, result = _select_on_a_slow_target(monkeypatch, 5.0, 0.0)
+def test_select_measures_a_second_round_when_the_target_runs_slower_than_the_table(monkeypatch, tmp_path: Path) -> None:
+    calls, result = _select_on_a_slow_target(monkeypatch, tmp_path, 5.0, 0.0)
     assert calls == [["a8", "a7"], ["a3", "a2"]]  # a3: 3 ms predicted × 1.5 = 4.5 ms ≤ 5 ms
     assert result["chosen"]["arch_id"] == "a3" and result["chosen"]["measured_p50_ms"] == pytest.approx(4.5)
     assert [r["round"] for r in result["candidates"]] == [1, 1, 2, 2]
 
 
-def test_select_measures_a_third_round_when_the_second_misses_too(monkeypatch) -> None:
+def test_select_measures_a_third_round_when_the_second_misses_too(monkeypatch, tmp_path: Path) -> None:
     # 4 ms of fixed overhead: small subnets run slower against their prediction than the first round's large ones
-    calls, result = _select_on_a_slow_target(monkeypatch, 6.5, 0.0, overhead=4.0)
+    calls, result = _select_on_a_slow_target(monkeypatch, tmp_path, 6.5, 0.0, overhead=4.0)
     # round 2 scales by round 1's 2.04× (a3, a2: 8.5, 7 ms); round 3 by the median of all four, 2.45× (a1: 5.5 ms)
     assert calls == [["a8", "a7"], ["a3", "a2"], ["a1"]]
     assert result["chosen"]["arch_id"] == "a1" and [r["round"] for r in result["candidates"]] == [1, 1, 2, 2, 3]
 
 
-def test_select_keeps_the_headroom_free(monkeypatch) -> None:
-    calls, result = _select_on_a_slow_target(monkeypatch, 5.0, 0.2)  # measured p50 must be ≤ 4 ms
+def test_a_stopped_selection_resumes_after_its_last_measured_round(monkeypatch, tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt):  # stopped while measuring round 3
+        _select_on_a_slow_target(monkeypatch, tmp_path, 6.5, 0.0, overhead=4.0, stop_at_call=2)
+    calls, result = _select_on_a_slow_target(monkeypatch, tmp_path, 6.5, 0.0, overhead=4.0, resume=True)
+    assert calls == [["a1"]]  # rounds 1 and 2 read back, not measured again
+    assert result["chosen"]["arch_id"] == "a1" and [r["round"] for r in result["candidates"]] == [1, 1, 2, 2, 3]
+    # rounds kept for other subnets (a changed search) are measured again
+    rounds = json.loads((tmp_path / "select" / "rounds.json").read_text())["rounds"]
+    rounds[1][0]["arch_id"] = "a6"
+    (tmp_path / "select" / "rounds.json").write_text(json.dumps({"rounds": rounds}))
+    calls, _ = _select_on_a_slow_target(monkeypatch, tmp_path, 6.5, 0.0, overhead=4.0, resume=True)
+    assert calls == [["a3", "a2"], ["a1"]]
+
+
+def test_select_keeps_the_headroom_free(monkeypatch, tmp_path: Path) -> None:
+    calls, result = _select_on_a_slow_target(monkeypatch, tmp_path, 5.0, 0.2)  # measured p50 must be ≤ 4 ms
     assert calls == [["a8", "a7"], ["a2", "a1"]]  # a3 (4.5 ms) would meet the budget but not the headroom
     assert result["chosen"]["arch_id"] == "a2" and result["chosen"]["measured_p50_ms"] == pytest.approx(3.0)
     with pytest.raises(ConfigError, match=r"latency ≤ 0.95 ms \(1 ms less the 5% headroom\)"):
-        _select_on_a_slow_target(monkeypatch, 1.0, 0.05)  # even a1 measures 1.5 ms
+        _select_on_a_slow_target(monkeypatch, tmp_path, 1.0, 0.05)  # even a1 measures 1.5 ms
 
 
-def test_select_can_check_the_budget_at_the_tables_speed(monkeypatch) -> None:
-    calls, result = _select_on_a_slow_target(monkeypatch, 5.0, 0.0, timing="table-speed")
+def test_select_can_check_the_budget_at_the_tables_speed(monkeypatch, tmp_path: Path) -> None:
+    calls, result = _select_on_a_slow_target(monkeypatch, tmp_path, 5.0, 0.0, timing="table-speed")
     assert result["chosen"]["measured_p50_ms"] == pytest.approx(4.5)  # the scaled figure decides ...
     assert result["chosen"]["raw_p50_ms"] == pytest.approx(1.2 * 4.5)  # ... the timed one is kept
     assert result["chosen"]["host_slowdown"] == pytest.approx(1.2) and len(calls) == 2  # calm: measured once a round
     with pytest.raises(ConfigError, match="on fake-cpu at the table's speed"):
-        _select_on_a_slow_target(monkeypatch, 1.0, 0.05, timing="table-speed")
+        _select_on_a_slow_target(monkeypatch, tmp_path, 1.0, 0.05, timing="table-speed")
 
 
-def test_select_at_the_tables_speed_waits_for_a_calm_host(monkeypatch) -> None:
-    calls, result = _select_on_a_slow_target(monkeypatch, 5.0, 0.0, timing="table-speed", host=(2.0, 1.6, 1.1))
+def test_select_at_the_tables_speed_waits_for_a_calm_host(monkeypatch, tmp_path: Path) -> None:
+    calls, result = _select_on_a_slow_target(monkeypatch, tmp_path, 5.0, 0.0, timing="table-speed",
+                                             host=(2.0, 1.6, 1.1))
     assert calls == [["a8", "a7"]] * 3 + [["a3", "a2"]] * 3  # each round measured until the host is calm
     assert result["chosen"]["arch_id"] == "a3" and result["chosen"]["measured_p50_ms"] == pytest.approx(4.5)
     assert result["chosen"]["host_slowdowns"] == pytest.approx([2.0, 1.6, 1.1])
     # a host that stays slow: the calmest of the tries is kept, its slow-spell timings choose a smaller subnet
-    calls, result = _select_on_a_slow_target(monkeypatch, 5.0, 0.0, timing="table-speed", host=(2.0, 1.6), tries=2)
+    calls, result = _select_on_a_slow_target(monkeypatch, tmp_path, 5.0, 0.0, timing="table-speed",
+                                             host=(2.0, 1.6), tries=2)
     assert calls == [["a8", "a7"]] * 2 + [["a2", "a1"]] * 2  # a3: 3 × 1.5 × 1.3 > 5 ms
     assert result["chosen"]["arch_id"] == "a2" and result["chosen"]["host_slowdown"] == pytest.approx(1.6)
 
