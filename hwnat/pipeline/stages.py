@@ -332,8 +332,8 @@ def _measured_round(ctx: BuildContext, backend: Any, records: list[dict[str, Any
     from hwnat.io import atomic_write_json, read_json
 
     path = ctx.run.path("select", SELECT_ROUNDS_FILE)
-    kept: list[list[dict[str, Any]]] = read_json(path, "selection rounds", ConfigError)["rounds"] \
-        if path.is_file() else []
+    kept: list[list[dict[str, Any]]] = (read_json(path, "selection rounds", ConfigError)["rounds"]
+                                        if path.is_file() else [])
     if len(kept) >= round_ and [r["arch_id"] for r in kept[round_ - 1]] == [r["arch_id"] for r in records]:
         if ctx.notify is not None:
             ctx.notify("select", f"  round {round_}: measured before the stop, read back ({path})")
