@@ -335,8 +335,9 @@ def _measured_round(ctx: BuildContext, backend: Any, records: list[dict[str, Any
     kept: list[list[dict[str, Any]]] = (read_json(path, "selection rounds", ConfigError)["rounds"]
                                         if path.is_file() else [])
     if len(kept) >= round_ and [r["arch_id"] for r in kept[round_ - 1]] == [r["arch_id"] for r in records]:
-        if ctx.notify is not None:
-            ctx.notify("select", f"  round {round_}: measured before the stop, read back ({path})")
+        notify = _notifier(ctx, "select")
+        if notify is not None:
+            notify(f"  round {round_}: measured before the stop, read back ({path})")
         return kept[round_ - 1]
     rows = _measure_candidates(ctx, backend, records, round_, scale)
     atomic_write_json(path, {"rounds": [*kept[:round_ - 1], rows]}, indent=1)
