@@ -204,3 +204,44 @@ def test_a_bad_config_fails_before_any_work(bench_build: ModuleType, tmp_path: P
                              "--out", str(tmp_path / "out")]) == 2
     assert "[finetune]" in capsys.readouterr().err  # the config's error, not the missing super-network's
     assert not (tmp_path / "out").exists()  # refused before the run folder or any stage
+
+
+def test_measured_ranges_are_kept_per_machine(bench_build: ModuleType, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A headline resumed on another machine profiles its table again under the same file name: the range measured
+    on the first machine must not set the budgets on the second."""
+    import dataclasses
+    import json
+    from types import SimpleNamespace
+
+    import hwnat.latency.calm
+    from hwnat.config.targets import load_target
+    from hwnat.latency.table import LatencyTable
+    from hwnat.space import get_space
+
+    shipped = LatencyTable.load(Path(__file__).parents[1] / "latency_tables"
+                                / "ort-cpu-mbv3-small-input-base-07147a7e.json")
+    tables = {}
+    for machine in ("first", "second"):
+        table = dataclasses.replace(shipped, target=dataclasses.replace(shipped.target, device_name=machine))
+        tables[machine] = table.save(tmp_path / machine / "ort-cpu-mbv3-small-input-base-07147a7e.json")
+    measured: list[str] = []
+
+    def fake_measure(measure: Callable[..., object], policy: object, notify: object) -> tuple[list, None]:
+        measured.append("once")
+        p50 = float(len(measured))
+        return [SimpleNamespace(p50_ms=p50), SimpleNamespace(p50_ms=2 * p50)], None
+
+    monkeypatch.setattr(hwnat.latency.calm, "measure_when_calm", fake_measure)
+    facts = SimpleNamespace(space=get_space("mbv3-small-input"), width=0.5, resolutions=(32,))
+    _, settings = bench_build.build_settings("smoke", None)
+    store = tmp_path / "ranges.json"
+
+    def measured_range(machine: str) -> tuple[float, float]:
+        return bench_build.measured_range(load_target("ort-cpu"), facts, str(tables[machine]), settings=settings,
+                                          store=store, seed=0, progress=False)
+
+    assert measured_range("first") == (1.0, 2.0)
+    assert measured_range("first") == (1.0, 2.0) and len(measured) == 1  # kept: a resumed run reuses it
+    assert measured_range("second") == (2.0, 4.0) and len(measured) == 2  # another machine: measured again
+    assert len(json.loads(store.read_text())) == 2

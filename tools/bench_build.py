@@ -176,6 +176,7 @@ def measured_range(target: TargetSpec, facts: SupernetFacts, table_path: str, *,
     """(smallest, largest subnet's p50 ms) measured on the target the way the builds check budgets (the settings'
     timing and rounds): the table predicts its own statistic (p10), budgets are checked on p50. Measured once per
     target, table and timing, and kept in `store`: budgets name the build folders, so a resumed run needs the same.
+    A run resumed on another machine (its table profiled again, under the same file name) measures its own range.
     At the table's speed, waits for a calm host as the builds do (the settings' calm_*)."""
     from hwnat.backends.base import create_backend
     from hwnat.latency.calm import measure_when_calm
@@ -183,11 +184,12 @@ def measured_range(target: TargetSpec, facts: SupernetFacts, table_path: str, *,
     from hwnat.latency.table import LatencyTable
     from hwnat.space.arch import max_arch, min_arch
 
-    key = f"{target.name} {settings['timing']} {Path(table_path).name}"
+    table = LatencyTable.load(table_path)
+    key = f"{target.name} {settings['timing']} {Path(table_path).name} {table.target.fingerprint}"
     known = json.loads(store.read_text()) if store.exists() else {}
     if key in known:
         return float(known[key][0]), float(known[key][1])
-    scale = LatencyTable.load(table_path).reference_speed_ms() if settings["timing"] == "table-speed" else None
+    scale = table.reference_speed_ms() if settings["timing"] == "table-speed" else None
     archs = [replace(min_arch(facts.space, facts.width), resolution=min(facts.resolutions)),
              replace(max_arch(facts.space, facts.width), resolution=max(facts.resolutions))]
     backend, timing = create_backend(target), default_network_timing(target.timing, settings["rounds"])
