@@ -225,12 +225,11 @@ def test_measured_ranges_are_kept_per_machine(bench_build: ModuleType, tmp_path:
     for machine in ("first", "second"):
         table = dataclasses.replace(shipped, target=dataclasses.replace(shipped.target, device_name=machine))
         tables[machine] = table.save(tmp_path / machine / "ort-cpu-mbv3-small-input-base-07147a7e.json")
-    measured: list[str] = []
+    measured: list[float] = []  # the smallest subnet's p50 of each measurement: 1, 2, ... ms
 
     def fake_measure(measure: Callable[..., object], policy: object, notify: object) -> tuple[list, None]:
-        measured.append("once")
-        p50 = float(len(measured))
-        return [SimpleNamespace(p50_ms=p50), SimpleNamespace(p50_ms=2 * p50)], None
+        measured.append(float(len(measured) + 1))
+        return [SimpleNamespace(p50_ms=measured[-1]), SimpleNamespace(p50_ms=2 * measured[-1])], None
 
     monkeypatch.setattr(hwnat.latency.calm, "measure_when_calm", fake_measure)
     facts = SimpleNamespace(space=get_space("mbv3-small-input"), width=0.5, resolutions=(32,))
