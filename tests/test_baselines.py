@@ -206,10 +206,10 @@ def test_a_bad_config_fails_before_any_work(bench_build: ModuleType, tmp_path: P
     assert not (tmp_path / "out").exists()  # refused before the run folder or any stage
 
 
-def test_measured_ranges_are_kept_per_machine(bench_build: ModuleType, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_measured_ranges_are_kept_per_table(bench_build: ModuleType, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A headline resumed on another machine profiles its table again under the same file name: the range measured
-    on the first machine must not set the budgets on the second."""
+    on the first machine must not set the budgets on the second, nor one scaled to a table profiled since."""
     import dataclasses
     import json
     from types import SimpleNamespace
@@ -243,4 +243,6 @@ def test_measured_ranges_are_kept_per_machine(bench_build: ModuleType, tmp_path:
     assert measured_range("first") == (1.0, 2.0)
     assert measured_range("first") == (1.0, 2.0) and len(measured) == 1  # kept: a resumed run reuses it
     assert measured_range("second") == (2.0, 4.0) and len(measured) == 2  # another machine: measured again
-    assert len(json.loads(store.read_text())) == 2
+    dataclasses.replace(LatencyTable.load(tables["first"]), created="later").save(tables["first"])
+    assert measured_range("first") == (3.0, 6.0) and len(measured) == 3  # profiled again: measured again
+    assert len(json.loads(store.read_text())) == 3

@@ -176,7 +176,8 @@ def measured_range(target: TargetSpec, facts: SupernetFacts, table_path: str, *,
     """(smallest, largest subnet's p50 ms) measured on the target the way the builds check budgets (the settings'
     timing and rounds): the table predicts its own statistic (p10), budgets are checked on p50. Measured once per
     target, table and timing, and kept in `store`: budgets name the build folders, so a resumed run needs the same.
-    A run resumed on another machine (its table profiled again, under the same file name) measures its own range.
+    The key holds a digest of the table file: a table profiled again (on another machine, or with other settings)
+    under the same file name, whose reference speed the range is scaled to, gets its range measured again.
     At the table's speed, waits for a calm host as the builds do (the settings' calm_*)."""
     from hwnat.backends.base import create_backend
     from hwnat.latency.calm import measure_when_calm
@@ -185,7 +186,8 @@ def measured_range(target: TargetSpec, facts: SupernetFacts, table_path: str, *,
     from hwnat.space.arch import max_arch, min_arch
 
     table = LatencyTable.load(table_path)
-    key = f"{target.name} {settings['timing']} {Path(table_path).name} {table.target.fingerprint}"
+    digest = hashlib.sha256(Path(table_path).read_bytes()).hexdigest()[:12]
+    key = f"{target.name} {settings['timing']} {Path(table_path).name} {digest}"
     known = json.loads(store.read_text()) if store.exists() else {}
     if key in known:
         return float(known[key][0]), float(known[key][1])
