@@ -185,13 +185,12 @@ def measured_range(target: TargetSpec, facts: SupernetFacts, table_path: str, *,
     from hwnat.latency.table import LatencyTable
     from hwnat.space.arch import max_arch, min_arch
 
-    table = LatencyTable.load(table_path)
     digest = hashlib.sha256(Path(table_path).read_bytes()).hexdigest()[:12]
     key = f"{target.name} {settings['timing']} {Path(table_path).name} {digest}"
     known = json.loads(store.read_text()) if store.exists() else {}
     if key in known:
         return float(known[key][0]), float(known[key][1])
-    scale = table.reference_speed_ms() if settings["timing"] == "table-speed" else None
+    scale = LatencyTable.load(table_path).reference_speed_ms() if settings["timing"] == "table-speed" else None
     archs = [replace(min_arch(facts.space, facts.width), resolution=min(facts.resolutions)),
              replace(max_arch(facts.space, facts.width), resolution=max(facts.resolutions))]
     backend, timing = create_backend(target), default_network_timing(target.timing, settings["rounds"])
