@@ -45,7 +45,8 @@ class SyntheticEvaluator:
         macs, _ = complexity_many(self.space, g)
         capacity = (np.log(np.maximum(macs, 1)) - self.log_range[0]) / (self.log_range[1] - self.log_range[0])
         base = 0.3 * np.exp(-3.0 * capacity)
-        effect = 0.03 * np.tanh(g.astype(np.float64) @ self.weights / 3.0)
+        # a row-wise sum, not a BLAS product: BLAS may sum a row in another order when the batch has another size
+        effect = 0.03 * np.tanh((g * self.weights).sum(axis=1) / 3.0)
         h = (g * self.mix).sum(axis=1) % 1_000_003
         noise = self.noise * (h / 1_000_003 - 0.5)
         gain = sum((w * np.exp(-np.square(g - c).sum(axis=1) / g.shape[1]) for c, w in self.adapted),
