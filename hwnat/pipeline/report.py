@@ -86,8 +86,8 @@ def make_report(ctx: BuildContext) -> BuildReport:
             if ctx.settings["timing"] == "table-speed" and timed.get("raw_p50_ms") is not None:
                 slowdown = timed.get("host_slowdown")
                 source += (f" at the table's speed (paired with its reference subnet; {timed['raw_p50_ms']:.3f} ms "
-                           f"as timed" + ("" if slowdown is None else f", the host {slowdown:.2f}× slower than the "
-                                          f"table's calibration") + ")")
+                           f"as timed" + ("" if slowdown is None else f", the reference taking {slowdown:.2f}× "
+                                          f"its time at the table's calibration") + ")")
         else:
             value, source = float(chosen[item]), "counted"
         checks.append(BudgetCheck(item, float(limit), value, source))

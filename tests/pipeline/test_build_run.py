@@ -57,6 +57,7 @@ def test_build_writes_a_verified_report_and_a_second_budget_reuses_table_and_sup
     candidate, = second["select"]["result"]["candidates"]
     assert candidate["raw_p50_ms"] > 0 and candidate["host_slowdown"] == min(candidate["host_slowdowns"])
     assert "at the table's speed" in report.checks[0].source  # fake-cpu has no format: selection's figure
+    assert f"the reference taking {candidate['host_slowdown']:.2f}× its time" in report.checks[0].source
     assert second["search"]["result"]["evaluations"] < first["search"]["result"]["evaluations"]
     assert second["table"]["result"]["source"] == "cache"
     assert second["supernet"]["result"]["source"] == "cache"
