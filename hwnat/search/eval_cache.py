@@ -16,6 +16,26 @@ from hwnat.search.evaluator import Evaluator
 FORMAT = "hwnat-eval-cache/1"
 
 
+def read_cache(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[tuple[int, ...], float], bool]:
+    """An accuracy cache's header, its scores by genome, and whether its last line is complete (a record cut short
+    by a kill is skipped: it is scored again when asked for)."""
+    data = Path(path).read_bytes()
+    lines = data.split(b"\n")
+    try:
+        header = json.loads(lines[0])
+    except ValueError as exc:
+        raise HwnatError(f"evaluation cache {str(path)!r}: unreadable header ({exc}); delete the file "
+                         "to score the subnets afresh") from exc
+    scores: dict[tuple[int, ...], float] = {}
+    for line in lines[1:]:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        scores[tuple(int(v) for v in rec["genome"])] = float(rec["error"])
+    return header, scores, data.endswith(b"\n")
+
+
 class CachedEvaluator:
     """Looks each genome up in a JSONL file of earlier scores; evaluates only the misses (in one call, in order)
     and appends them, fsynced, as soon as they are measured.
@@ -37,24 +57,11 @@ class CachedEvaluator:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._append([{"format": FORMAT, "identity": self.identity}], truncate=True)
             return {}
-        data = self.path.read_bytes()
-        lines = data.split(b"\n")
-        try:
-            header = json.loads(lines[0])
-        except ValueError as exc:
-            raise HwnatError(f"evaluation cache {str(self.path)!r}: unreadable header ({exc}); delete the file "
-                             "to score the subnets afresh") from exc
+        header, scores, complete = read_cache(self.path)
         if header.get("format") != FORMAT or header.get("identity") != self.identity:
             raise HwnatError(f"evaluation cache {str(self.path)!r} holds scores of {header.get('identity')}, "
                              f"not of {self.identity}; give another file or delete it")
-        scores: dict[tuple[int, ...], float] = {}
-        for line in lines[1:]:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue  # an append cut short by a kill: the genome is scored again when it is asked for
-            scores[tuple(int(v) for v in rec["genome"])] = float(rec["error"])
-        if not data.endswith(b"\n"):  # end the cut-short record's line, so the next append starts its own
+        if not complete:  # end the cut-short record's line, so the next append starts its own
             self._write("\n")
         return scores
 

@@ -90,3 +90,20 @@ def test_a_cache_of_another_supernet_is_refused_naming_both(evaluator, tmp_path)
     CachedEvaluator(evaluator, path, IDENTITY)
     with pytest.raises(HwnatError, match="holds scores of .*'abc'.* not of .*'xyz'"):
         CachedEvaluator(evaluator, path, {**IDENTITY, "supernet_stage": "xyz"})
+
+
+def test_accuracy_by_macs_bins_every_scored_subnet_with_its_best(space, evaluator, tmp_path, tool, capsys) -> None:
+    path = tmp_path / "c.jsonl"
+    lo, hi = gene_bounds(space)
+    genomes = np.random.default_rng(2).integers(lo, hi + 1, size=(40, len(lo)))
+    CachedEvaluator(evaluator, path, IDENTITY).evaluate(genomes)
+    path.write_text(path.read_text() + '{"genome": [0, 0')  # a record cut short by a kill is left out
+
+    rows = tool("accuracy_by_macs").error_by_macs(path, space.name, [20.0, 40.0])
+    assert sum(r["subnets"] for r in rows) == len({tuple(g) for g in genomes.tolist()})
+    errors = evaluator.evaluate(genomes)
+    assert min(r["best"] for r in rows) == errors.min()
+    assert all(r["from_m"] <= r["best_macs_m"] < r["to_m"] and r["best"] <= r["median"] for r in rows)
+
+    assert tool("accuracy_by_macs").main([str(path), "--space", "ofa-mbv3"]) == 2
+    assert "--space 'ofa-mbv3'" in capsys.readouterr().err
