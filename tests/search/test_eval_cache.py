@@ -30,6 +30,11 @@ class Counting:
         return self.inner.evaluate(genomes)
 
 
+def random_genomes(space, n: int, seed: int) -> np.ndarray:
+    lo, hi = gene_bounds(space)
+    return np.random.default_rng(seed).integers(lo, hi + 1, size=(n, len(lo)))
+
+
 def search(evaluator, space, latency, budget):  # type: ignore[no-untyped-def]
     return run_search(make_config("smoke", "natv2", budgets=budget, **TINY), evaluator, space, latency=latency)
 
@@ -63,8 +68,7 @@ def test_a_duplicate_in_one_call_is_scored_once(space, evaluator, tmp_path) -> N
 
 def test_the_synthetic_evaluator_scores_a_genome_the_same_in_any_batch(space, evaluator) -> None:
     # the cache tests compare cached scores with fresh ones bit for bit; a BLAS product broke that on some CPUs
-    lo, hi = gene_bounds(space)
-    genomes = np.random.default_rng(1).integers(lo, hi + 1, size=(300, len(lo)))
+    genomes = random_genomes(space, 300, seed=1)
     one_by_one = np.concatenate([evaluator.evaluate(g[None]) for g in genomes])
     assert np.array_equal(evaluator.evaluate(genomes), one_by_one)
 
@@ -94,8 +98,7 @@ def test_a_cache_of_another_supernet_is_refused_naming_both(evaluator, tmp_path)
 
 def test_accuracy_by_macs_bins_every_scored_subnet_with_its_best(space, evaluator, tmp_path, tool, capsys) -> None:
     path = tmp_path / "c.jsonl"
-    lo, hi = gene_bounds(space)
-    genomes = np.random.default_rng(2).integers(lo, hi + 1, size=(40, len(lo)))
+    genomes = random_genomes(space, 40, seed=2)
     CachedEvaluator(evaluator, path, IDENTITY).evaluate(genomes)
     path.write_text(path.read_text() + '{"genome": [0, 0')  # a record cut short by a kill is left out
 
