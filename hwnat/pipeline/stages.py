@@ -246,7 +246,7 @@ def accuracy_cache(ctx: BuildContext, evaluator: Evaluator) -> CachedEvaluator:
     identity = {"supernet_stage": ctx.fingerprints["supernet"], "data": data_identity(ctx.dataset),
                 "val_images": ctx.settings["val_images"], "seed": ctx.request.seed}
     path = ctx.request.cache_dir / "evaluations" / f"{fingerprint(identity)}.jsonl"
-    return CachedEvaluator(evaluator, path, identity)
+    return CachedEvaluator(evaluator, path, identity, space=ctx.space.name)
 
 
 def _search_progress(ctx: BuildContext, row: dict[str, Any]) -> None:

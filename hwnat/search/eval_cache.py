@@ -41,21 +41,26 @@ class CachedEvaluator:
     and appends them, fsynced, as soon as they are measured.
 
     The first line names what the scores depend on (`identity`: the super-network, the data, the validation
-    images...); a file with another identity is refused, so one file never mixes two super-networks. A scored
+    images...); a file with another identity is refused, so one file never mixes two super-networks. It also names
+    the search space the genomes belong to (`space`), for readers of the file; files written before it was
+    recorded lack it. A scored
     subnet's error must not depend on what was scored before it (the super-network evaluator recalibrates BN on
     fixed batches per subnet): then a search gets the same errors from the cache as from its evaluator. Not for
     searches that adapt the super-network's weights (NAT), whose later scores are of other weights.
     """
 
-    def __init__(self, evaluator: Evaluator, path: str | os.PathLike[str], identity: Mapping[str, Any]) -> None:
+    def __init__(self, evaluator: Evaluator, path: str | os.PathLike[str], identity: Mapping[str, Any],
+                 space: str | None = None) -> None:
         self.evaluator, self.path, self.identity = evaluator, Path(path), json.loads(json.dumps(dict(identity)))
+        self.space = space
         self.hits = self.misses = 0
         self.scores = self._load()
 
     def _load(self) -> dict[tuple[int, ...], float]:
         if not self.path.exists() or self.path.stat().st_size == 0:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._append([{"format": FORMAT, "identity": self.identity}], truncate=True)
+            header = {"format": FORMAT, "identity": self.identity}
+            self._append([header if self.space is None else {**header, "space": self.space}], truncate=True)
             return {}
         header, scores, complete = read_cache(self.path)
         if header.get("format") != FORMAT or header.get("identity") != self.identity:

@@ -68,6 +68,7 @@ def test_build_writes_a_verified_report_and_a_second_budget_reuses_table_and_sup
         cache = stage["search"]["result"]["cache"]
         assert cache["hits"] + cache["scored"] == stage["search"]["result"]["evaluations"]
     assert second_cache["path"] == first_cache["path"] and second_cache["hits"] > first_cache["hits"]
+    assert json.loads(Path(first_cache["path"]).read_text().splitlines()[0])["space"] == SPACE.name
 
     with pytest.raises(ConfigError, match="--budget: no subnet .* the smallest subnet .* reaches latency"):
         run_build(tmp_path / "three", "latency=0.01ms")

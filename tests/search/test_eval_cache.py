@@ -110,3 +110,18 @@ def test_accuracy_by_macs_bins_every_scored_subnet_with_its_best(space, evaluato
 
     assert tool("accuracy_by_macs").main([str(path), "--space", "ofa-mbv3"]) == 2
     assert "--space 'ofa-mbv3'" in capsys.readouterr().err
+
+
+def test_accuracy_by_macs_takes_the_space_the_cache_names(space, evaluator, tmp_path, tool, capsys) -> None:
+    named, unnamed = tmp_path / "named.jsonl", tmp_path / "unnamed.jsonl"
+    genomes = random_genomes(space, 20, seed=3)
+    CachedEvaluator(evaluator, named, IDENTITY, space=space.name).evaluate(genomes)
+    CachedEvaluator(evaluator, unnamed, IDENTITY).evaluate(genomes)
+    assert json.loads(named.read_text().splitlines()[0])["space"] == space.name
+
+    aid = tool("accuracy_by_macs")
+    assert aid.error_by_macs(named, None, [30.0]) == aid.error_by_macs(unnamed, space.name, [30.0])
+    with pytest.raises(HwnatError, match=f"space {space.name!r}, not of --space 'ofa-mbv3'"):
+        aid.error_by_macs(named, "ofa-mbv3", [30.0])
+    assert aid.main([str(unnamed)]) == 2
+    assert "does not name its search space" in capsys.readouterr().err
