@@ -1,4 +1,4 @@
-"""Atomic file writes and JSON reads whose errors name the file (for every stage that saves state)."""
+"""Atomic file writes, JSON reads whose errors name the file, and the resume check (for every stage that saves state)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hwnat.errors import HwnatError
+from hwnat.errors import CheckpointError, ConfigError, HwnatError
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -66,3 +66,15 @@ def read_json(path: str | os.PathLike[str], what: str, error: type[HwnatError] =
         return json.loads(p.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise error(f"{what} {str(p)!r} is not valid JSON: {exc}") from exc
+
+
+def resuming(last: Path, out_dir: Path, resume: bool, run: str) -> bool:
+    """Whether a run continues from its checkpoint `last`: --resume needs one, and a fresh start refuses to write
+    over one (`run` names the kind of run in the errors: "training", "fine-tuning")."""
+    if resume and not last.exists():
+        raise CheckpointError(f"--resume: no {run} checkpoint to resume from in {str(out_dir)!r} "
+                              f"(expected {str(last)!r}); run without --resume to start")
+    if not resume and last.exists():
+        raise ConfigError(f"{str(out_dir)!r} already holds a {run} run ({str(last)!r}); pass --resume to "
+                          f"continue it or choose another --out")
+    return resume

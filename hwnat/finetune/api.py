@@ -24,7 +24,7 @@ from hwnat.finetune.data import finetune_data, supernet_origin
 from hwnat.finetune.loop import FinetuneLoop, Job, evaluate
 from hwnat.finetune.optimizers import resolve_optimizer
 from hwnat.finetune.student import JointExits, subnet_of
-from hwnat.io import atomic_write_json
+from hwnat.io import atomic_write_json, resuming
 from hwnat.models.checkpoint import SubnetInfo, save_subnet
 from hwnat.space.arch import Arch
 from hwnat.space.genome import arch_id as arch_id_of
@@ -94,15 +94,7 @@ def finetune(supernet: str | Path, arch: Arch | str, data: str | Path | ImageDat
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     out_dir = Path(out)
     last = ftckpt.last_path(out_dir)
-    payload: dict[str, Any] | None = None
-    if resume:
-        if not last.exists():
-            raise CheckpointError(f"--resume: no fine-tuning checkpoint in {str(out_dir)!r} (expected {str(last)!r}); "
-                                  f"run without --resume to start")
-        payload = ftckpt.load(last)
-    elif last.exists():
-        raise ConfigError(f"{str(out_dir)!r} already holds a fine-tuning run ({str(last)!r}); pass --resume to "
-                          f"continue it or choose another --out")
+    payload = ftckpt.load(last) if resuming(last, out_dir, resume, "fine-tuning") else None
     cfg = load_config(preset, overrides)
     if payload is not None:
         stored = FinetuneConfig.from_dict(payload["config"], source=str(last))

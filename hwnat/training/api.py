@@ -23,6 +23,7 @@ from hwnat.data.transforms import (
     train_transform,
 )
 from hwnat.errors import CheckpointError, ConfigError, SpaceError
+from hwnat.io import resuming
 from hwnat.space.presets import get_space
 from hwnat.space.spec import SearchSpace, Variant
 from hwnat.supernet import OFAMobileNetV3, load_supernet_weights, read_state_dict
@@ -91,15 +92,7 @@ def train_supernet(space: str | SearchSpace, data: str | Path | ImageDataset, *,
     check_device(device)  # before the data set loads
     out_dir = Path(out)
     last = out_dir / CHECKPOINT_DIR / ckpt.LAST
-    payload: dict[str, Any] | None = None
-    if resume:
-        if not last.exists():
-            raise CheckpointError(f"--resume: no checkpoint to resume from in {str(out_dir)!r} "
-                                  f"(expected {str(last)!r}); run without --resume to start")
-        payload = ckpt.load_training_checkpoint(last)
-    elif last.exists():
-        raise ConfigError(f"{str(out_dir)!r} already holds a training run ({str(last)!r}); pass --resume to "
-                          f"continue it or choose another --out")
+    payload = ckpt.load_training_checkpoint(last) if resuming(last, out_dir, resume, "training") else None
     cfg = load_config(preset, config, overrides)
     if payload is not None:
         stored = TrainConfig.from_dict(payload["config"], source=str(last))

@@ -90,7 +90,7 @@ def test_resume_refuses_another_arch_and_a_corrupt_checkpoint(base_supernet, str
     last.write_bytes(last.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match=rf"checkpoint '{last}' cannot be read.*previous good checkpoint"):
         finetune(base_supernet, BASE_ARCH, "digits", out=out, preset="smoke", overrides=TINY, resume=True)
-    with pytest.raises(CheckpointError, match="no fine-tuning checkpoint in"):
+    with pytest.raises(CheckpointError, match="no fine-tuning checkpoint to resume from in"):
         finetune(base_supernet, BASE_ARCH, "digits", out=tmp_path / "empty", overrides=TINY, resume=True)
 
 

@@ -65,7 +65,7 @@ def test_cli_errors(tmp_path, args, words):
 def test_cli_resume_without_checkpoint(tmp_path):
     result = run("train-supernet", "--space", "mbv3-small-input", "--data", "digits", "--out", str(tmp_path / "o"),
                  "--resume")
-    assert result.exit_code == 1 and "no checkpoint to resume from" in result.output
+    assert result.exit_code == 1 and "no training checkpoint to resume from" in result.output
 
 
 def test_cli_bad_config_names_key(tmp_path):

@@ -43,7 +43,7 @@ def test_run_writes_every_artifact(ee_run):
 
 
 def test_resume_without_checkpoint_and_existing_run(ee_run, tmp_path, tiny_space):
-    with pytest.raises(CheckpointError, match="no checkpoint to resume from"):
+    with pytest.raises(CheckpointError, match="no training checkpoint to resume from"):
         train_supernet(tiny_space, "digits", out=tmp_path / "none", resume=True, overrides=overrides())
     with pytest.raises(ConfigError, match="already holds a training run"):
         train_supernet(tiny_space, "digits", out=ee_run.out_dir, overrides=overrides())
