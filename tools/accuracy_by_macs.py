@@ -5,9 +5,9 @@
 
 Every subnet any build's search scored on one super-network is in its accuracy cache (`CACHE/evaluations/`).
 This groups them by MACs (bins between the `--edges`, in millions) and prints, per bin, how many were scored and
-their best and median validation error, with the best subnet's id. The search space is the one the cache's
-header names; `--space` is needed only for a cache written before headers named it. Where the best error stops falling, a larger
-budget buys no accuracy the search can see, and the builds' selections do not use it.
+their best and median validation error, with the best subnet's id. Where the best error stops falling, a larger
+budget buys no accuracy the search can see, and the builds' selections do not use it. The genomes are read in the
+search space the cache's header names; `--space` is needed only for a cache written before headers named it.
 """
 
 from __future__ import annotations

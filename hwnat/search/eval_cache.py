@@ -42,8 +42,7 @@ class CachedEvaluator:
 
     The first line names what the scores depend on (`identity`: the super-network, the data, the validation
     images...); a file with another identity is refused, so one file never mixes two super-networks. It also names
-    the search space the genomes belong to (`space`), for readers of the file; files written before it was
-    recorded lack it. A scored
+    the search space the genomes belong to (`space`), for readers of the file (older files lack it). A scored
     subnet's error must not depend on what was scored before it (the super-network evaluator recalibrates BN on
     fixed batches per subnet): then a search gets the same errors from the cache as from its evaluator. Not for
     searches that adapt the super-network's weights (NAT), whose later scores are of other weights.
