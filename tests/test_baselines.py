@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -194,6 +195,30 @@ def test_goals_budget_use_and_dominance(bench_build: ModuleType) -> None:
     assert goals["baselines"]["d"].startswith("not dominated")
     rows.append({"target": "t", "kind": "hwnat", "budget_ms": 0.1, "error": "infeasible"})
     assert not check(rows)["t"]["meets_budget"]
+
+
+def test_budget_use_is_rounded_down_in_the_table(bench_build: ModuleType) -> None:
+    assert bench_build.used_percent(0.3158, 0.397) == 79.5  # short of 80%: never shown as 80%
+    assert bench_build.used_percent(0.7996, 1.0) == 79.9
+    assert bench_build.used_percent(0.8, 1.0) == 80.0 and bench_build.used_percent(0.336, 0.336) == 100.0
+
+
+def test_render_rewrites_the_report_from_bench_json(bench_build: ModuleType, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"target": "t", "kind": "hwnat", "name": "h", "budget_ms": 0.397, "p50_ms": 0.3158, "test_top1": 0.73,
+             **SIZES},
+            {"target": "t", "kind": "baseline", "name": "b", "family_name": "mbv3-small", "width": 0.5,
+             "p50_ms": 0.2, "test_top1": 0.8, **SIZES}]
+    run = tmp_path / "bench.json"
+    run.write_text(json.dumps({"rows": rows}))
+    assert bench_build.main(["--render", str(run), "--out", str(tmp_path / "again")]) == 0
+    text = (tmp_path / "again" / "bench.md").read_text()
+    assert "| 79.5% |" in text and "uses ≥ 80% of its budget: no" in text and "b: out of range" in text
+    assert (tmp_path / "again" / "bench.png").read_bytes().startswith(b"\x89PNG")
+    run.write_text("{}")
+    assert bench_build.main(["--render", str(run), "--out", str(tmp_path / "again")]) == 2
+    err = capsys.readouterr().err
+    assert f"--render: {run} is not a bench.json" in err
 
 
 def test_a_bad_config_fails_before_any_work(bench_build: ModuleType, tmp_path: Path,

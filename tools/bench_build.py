@@ -29,6 +29,7 @@ import argparse
 import hashlib
 import json
 import logging
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -494,10 +495,16 @@ def table_row(r: dict[str, Any]) -> list[str]:
     name = f"hwnat {r['name']}" if r["kind"] == "hwnat" else r["name"]
     epochs = r.get("epochs") if r["kind"] == "baseline" else r.get("finetune_epochs")
     return [r["target"], name, _num(budget, "{:.3f}"), f"{r['p50_ms']:.3f}", f"{r['p90_ms']:.3f}",
-            _num(None if budget is None else 100 * r["p50_ms"] / budget, "{:.0f}%"),
+            _num(None if budget is None else used_percent(r["p50_ms"], budget), "{:.1f}%"),
             _num(r.get("table_speed_p50_ms"), "{:.3f}"), f"{100 * r['test_top1']:.2f}%",
             f"{r['macs'] / 1e6:.1f}M", f"{r['params'] / 1e6:.2f}M", _num(r.get("table_ms"), "{:.3f}"),
             _num(epochs, "{}" if r["kind"] == "baseline" else "+{} ft")]
+
+
+def used_percent(p50_ms: float, budget_ms: float) -> float:
+    """The share of the budget used, in percent, rounded down to 0.1 so that a model short of the goal never
+    reads as reaching it (79.96% is 79.9%, not 80.0%)."""
+    return math.floor(1000 * p50_ms / budget_ms + 1e-9) / 10
 
 
 def markdown(rows: Sequence[dict[str, Any]], goals: dict[str, Any]) -> str:
@@ -596,6 +603,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="build config file sizing every build's stages (hwnat build --config; README)")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-build", help="output folder (reused: resumes)")
     p.add_argument("--json", type=Path, default=None, help="also write the JSON result here")
+    p.add_argument("--render", type=Path, default=None, metavar="BENCH_JSON",
+                   help="measure nothing: write bench.md and bench.png into --out from this bench.json")
     p.add_argument("--baseline-epochs", type=int, default=None, help="override the epoch rule for the baselines")
     p.add_argument("--baselines", default=",".join(list_baselines()), help="baseline names")
     p.add_argument("--baseline-widths", default=",".join(str(w) for w in BASELINE_WIDTHS))
@@ -632,6 +641,8 @@ def run(args: argparse.Namespace) -> int:
     from hwnat.data import load_dataset
     from hwnat.export.data import dataset_data
 
+    if args.render is not None:
+        return render(args.render, args.out)
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
     preset, settings = build_settings(args.preset, args.config)  # a bad config fails before any work
@@ -724,11 +735,28 @@ def run(args: argparse.Namespace) -> int:
     atomic_write_json(args.out / "bench.json", result, indent=2)
     if args.json is not None:
         atomic_write_json(args.json, result, indent=2)
-    text = markdown(rows, goals)
-    atomic_write_text(args.out / "bench.md", text + "\n")
-    plot(rows, args.out / "bench.png")
-    print(text)
+    write_report(rows, goals, args.out)
     print(f"wrote {args.out / 'bench.json'}, bench.md, bench.png ({result['wall_s']:.0f} s)", file=sys.stderr)
+    return 0
+
+
+def write_report(rows: Sequence[dict[str, Any]], goals: dict[str, Any], out: Path) -> None:
+    """bench.md and bench.png into `out`; the table and goals to the terminal."""
+    text = markdown(rows, goals)
+    atomic_write_text(out / "bench.md", text + "\n")
+    plot(rows, out / "bench.png")
+    print(text)
+
+
+def render(bench_json: Path, out: Path) -> int:
+    """bench.md and bench.png again from a finished run's bench.json (goals re-checked by today's rules)."""
+    try:
+        rows = json.loads(bench_json.read_text())["rows"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(f"--render: {bench_json} is not a bench.json this tool wrote ({exc})") from exc
+    out.mkdir(parents=True, exist_ok=True)
+    write_report(rows, check_goals(rows), out)
+    print(f"wrote {out / 'bench.md'}, bench.png from {bench_json}", file=sys.stderr)
     return 0
 
 
