@@ -92,6 +92,17 @@ def test_bench_build_on_digits_with_a_tiny_space(tool: Callable[[str], ModuleTyp
     assert [r["test_top1"] for r in again["rows"]] == [r["test_top1"] for r in result["rows"]]
     assert again["budgets"] == result["budgets"] and json.loads((out / "ranges.json").read_text()) == ranges
 
+    # tools/train_baseline.py: one baseline as the bench trains them, for another number of epochs
+    trainer = tool("train_baseline")
+    curve = ["--supernet", str(supernet), "--data", "digits", "--epochs", "1", "--out", str(tmp_path / "curve"),
+             "--no-progress"]
+    assert trainer.main(["--name", "mbv3-small", "--width", "0.5", *curve]) == 0
+    one = json.loads((tmp_path / "curve" / "mbv3-small-w0.5-r32-e1" / "result.json").read_text())
+    assert one["epochs"] == 1 and one["id"] == "mbv3-small-w0.5-r32" and 0 < one["test_top1_torch"] <= 1
+    assert "mbv3-small-w0.5-r32: 1 epochs, val top-1" in capsys.readouterr().out
+    assert trainer.main(["--name", "mbv3-smal", *curve]) == 2
+    assert "--name mbv3-smal --width 1: " in capsys.readouterr().err
+
     # tools/bench_selection_graph.py: the selection's graph of a chosen subnet against the delivered file
     compare = tool("bench_selection_graph")
     for row in (next(b for b in builds if b["target"] == t) for t in ("ort-cpu", "openvino-cpu")):
