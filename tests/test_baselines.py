@@ -217,8 +217,9 @@ def test_render_rewrites_the_report_from_bench_json(bench_build: ModuleType, tmp
     assert (tmp_path / "again" / "bench.png").read_bytes().startswith(b"\x89PNG")
     run.write_text("{}")
     assert bench_build.main(["--render", str(run), "--out", str(tmp_path / "again")]) == 2
-    err = capsys.readouterr().err
-    assert f"--render: {run} is not a bench.json" in err
+    assert f"--render: {run} is not a bench.json" in capsys.readouterr().err
+    assert bench_build.main(["--render", str(tmp_path / "none.json"), "--out", str(tmp_path / "again")]) == 2
+    assert "--render: cannot read" in capsys.readouterr().err
 
 
 def test_a_bad_config_fails_before_any_work(bench_build: ModuleType, tmp_path: Path,

@@ -3,6 +3,7 @@
     python tools/bench_build.py                     # CIFAR-10, runs/bench-supernet/supernet.pt, ort-cpu + openvino-cpu
     python tools/bench_build.py --data digits --supernet /tmp/bb-sn/supernet.pt --preset smoke \\
         --targets ort-cpu --budgets 2 --out /tmp/bb/run          # a tiny end-to-end check
+    python tools/bench_build.py --render RUN/bench.json --out DIR  # bench.md and bench.png again, measuring nothing
 
 For every target: N latency budgets (default 5, spread geometrically strictly between the p50 of the smallest and
 the largest subnet the super-network was trained for, measured on the target as the builds check budgets and kept
@@ -751,8 +752,12 @@ def write_report(rows: Sequence[dict[str, Any]], goals: dict[str, Any], out: Pat
 def render(bench_json: Path, out: Path) -> int:
     """bench.md and bench.png again from a finished run's bench.json (goals re-checked by today's rules)."""
     try:
-        rows = json.loads(bench_json.read_text())["rows"]
-    except (OSError, ValueError, KeyError) as exc:
+        text = bench_json.read_text()
+    except OSError as exc:
+        raise ConfigError(f"--render: cannot read {bench_json} ({exc.strerror})") from exc
+    try:
+        rows = json.loads(text)["rows"]
+    except (ValueError, KeyError) as exc:
         raise ConfigError(f"--render: {bench_json} is not a bench.json this tool wrote ({exc})") from exc
     out.mkdir(parents=True, exist_ok=True)
     write_report(rows, check_goals(rows), out)
